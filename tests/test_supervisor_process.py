@@ -1,0 +1,146 @@
+"""The supervisor's process handling, on real child processes that we script.
+
+These children stand in for nothing vLLM-specific: they flood pipes, fork grandchildren and
+ignore SIGTERM, which is what the supervisor must survive whatever the server is.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+
+from engine.events import ExitEvent, ServerState, SupervisorEvent
+from engine.launch import LaunchSpec
+from engine.supervisor import Supervisor
+from tests.helpers import free_port, wait_until
+
+
+def _child(tmp_path: Path, body: str) -> LaunchSpec:
+    """A LaunchSpec whose "python" is a script that runs `body` and ignores vLLM's arguments."""
+    script = tmp_path / "child.py"
+    script.write_text(f"#!{sys.executable}\n" + textwrap.dedent(body))
+    script.chmod(0o755)
+    return LaunchSpec(model="unused", python=str(script), port=free_port())
+
+
+def test_every_line_of_a_flood_reaches_the_log_file(tmp_path: Path) -> None:
+    spec = _child(
+        tmp_path,
+        """
+        import sys
+        for i in range(100_000):
+            out = sys.stderr if i % 3 == 0 else sys.stdout
+            out.write(f"line {i} 你好 " + "x" * (i % 50) + "\\n")
+        sys.stdout.write("last line without newline")
+        """,
+    )
+    events: list[SupervisorEvent] = []
+    sup = Supervisor(spec, log_dir=tmp_path / "logs", listener=events.append, buffer_lines=1000)
+    sup.start()
+    report = sup.wait_exit(60)
+    assert report is not None and report.returncode == 0
+    assert sup.log_path is not None
+    written = sup.log_path.read_text(encoding="utf-8").splitlines()
+    assert len(written) == 100_001
+    numbered = sorted(int(line.split()[1]) for line in written if line.startswith("line "))
+    assert numbered == list(range(100_000))
+    assert "last line without newline" in written
+    # Memory stays bounded however much the server prints.
+    assert len(sup.buffer) == 1000 and sup.buffer.total == 100_001
+    assert sup.state is ServerState.EXITED
+    assert isinstance(events[-1], ExitEvent)
+
+
+def test_stop_takes_down_grandchildren_and_a_child_that_ignores_sigterm(tmp_path: Path) -> None:
+    spec = _child(
+        tmp_path,
+        """
+        import signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # A grandchild in the same group, like vLLM's EngineCore.
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        print("up", flush=True)
+        time.sleep(600)
+        """,
+    )
+    sup = Supervisor(spec, log_dir=tmp_path / "logs")
+    sup.start()
+    assert wait_until(lambda: sup.buffer.total >= 1, 30)
+    assert sup.pid is not None
+    tree = [psutil.Process(sup.pid), *psutil.Process(sup.pid).children(recursive=True)]
+    assert len(tree) == 2
+    report = sup.stop(grace=1.0)
+    assert report.killed_after_grace
+    assert report.returncode == -signal.SIGKILL
+    assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert sup.alive_tree() == []
+    assert sup.state is ServerState.STOPPED
+
+
+def test_a_server_that_dies_at_start_reports_its_cause(tmp_path: Path) -> None:
+    spec = _child(
+        tmp_path,
+        """
+        import sys
+        print("(APIServer pid=1) INFO 11-21 10:00:00 [api_utils.py:286] non-default args: {}")
+        sys.stderr.write("Traceback (most recent call last):\\n")
+        sys.stderr.write('  File "launcher.py", line 1, in serve\\n')
+        sys.stderr.write("OSError: [Errno 98] Address already in use\\n")
+        sys.exit(1)
+        """,
+    )
+    sup = Supervisor(spec, log_dir=tmp_path / "logs")
+    sup.start()
+    assert sup.wait_ready(30) is ServerState.EXITED
+    report = sup.wait_exit(30)
+    assert report is not None
+    assert report.returncode == 1 and not report.stopped_by_us
+    assert report.cause == "OSError: [Errno 98] Address already in use"
+    assert report.describe() == (
+        "vLLM exited with code 1: OSError: [Errno 98] Address already in use"
+    )
+
+
+def test_the_server_dies_when_its_supervisor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL the supervising process: the parent-death signal still stops the server."""
+    pid_file = tmp_path / "child.pid"
+    spec = _child(
+        tmp_path,
+        f"""
+        import os, time
+        open({str(pid_file)!r}, "w").write(str(os.getpid()))
+        time.sleep(600)
+        """,
+    )
+    runner = tmp_path / "runner.py"
+    runner.write_text(
+        textwrap.dedent(
+            f"""
+            import time
+            from pathlib import Path
+            from engine.launch import LaunchSpec
+            from engine.supervisor import Supervisor
+            spec = LaunchSpec(model="unused", python={spec.python!r}, port={spec.port})
+            Supervisor(spec, log_dir=Path({str(tmp_path / "logs")!r})).start()
+            time.sleep(600)
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    proc = psutil.Popen([sys.executable, str(runner)], env=env)
+    try:
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", 30)
+        child = psutil.Process(int(pid_file.read_text()))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert wait_until(
+            lambda: not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, 10
+        )
+    finally:
+        if proc.is_running():
+            proc.kill()
