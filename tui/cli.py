@@ -90,7 +90,86 @@ def build_parser() -> argparse.ArgumentParser:
         default=15.0,
         help="seconds between SIGTERM and SIGKILL when stopping (default 15)",
     )
+    _add_bench(sub)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive whole number")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction between 0 and 1")
+    return value
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    bench = sub.add_parser(
+        "bench",
+        help="fire a load at a server and report TTFT, TPOT, ITL, E2E and throughput",
+        description=(
+            "Send N requests at concurrency C (a burst), or at a rate R, for a number of "
+            "requests or a duration; or sweep concurrencies. Metrics use vLLM's benchmark "
+            "definitions; token counts come from the server's usage."
+        ),
+        epilog="example: vllm-top bench --url http://127.0.0.1:8000/v1 -n 200 -c 16",
+    )
+    bench.add_argument("--url", required=True, help="server URL, with or without /v1")
+    bench.add_argument("-n", "--requests", type=_positive_int, help="requests (default 100)")
+    bench.add_argument(
+        "-c", "--concurrency", type=_positive_int, help="requests in flight at most (default 10)"
+    )
+    bench.add_argument("--rate", type=_positive_float, help="arrival rate, requests per second")
+    bench.add_argument(
+        "--arrival",
+        choices=["poisson", "constant"],
+        default="poisson",
+        help="arrival process with --rate (default poisson)",
+    )
+    bench.add_argument("--duration", type=_positive_float, help="stop sending after S seconds")
+    bench.add_argument(
+        "--sweep", metavar="C1,C2,...", help="run once per concurrency, e.g. 1,2,4,8,16"
+    )
+    bench.add_argument(
+        "--endpoint",
+        choices=["chat", "completions"],
+        help="/v1/chat/completions or /v1/completions (default chat, or as the payload says)",
+    )
+    bench.add_argument("--model", help="model name (default: the first of /v1/models)")
+    bench.add_argument("--max-tokens", type=_positive_int, help="max tokens (default 128)")
+    bench.add_argument("--temperature", type=float, help="sampling temperature")
+    bench.add_argument("--ignore-eos", action="store_true", help="always generate max tokens")
+    bench.add_argument("--prompt", help="prompt text (default: a short English question)")
+    bench.add_argument("--payload", help="JSON file: a request body, or a list of bodies")
+    bench.add_argument("--no-stream", action="store_true", help="non-streaming requests")
+    bench.add_argument("--api-key", help="Bearer key (default: $OPENAI_API_KEY)")
+    bench.add_argument(
+        "--stall-timeout",
+        type=_positive_float,
+        default=600.0,
+        help="fail a request after this many seconds without data (default 600)",
+    )
+    bench.add_argument("--seed", type=int, default=0, help="seed of the Poisson arrivals")
+    bench.add_argument("--json", help="write the results as JSON to this file")
+    bench.add_argument("--csv", help="write one row per request to this CSV file")
+    bench.add_argument(
+        "--min-success",
+        type=_fraction,
+        default=0.0,
+        help="exit 1 when the success rate is below this fraction (e.g. 0.99)",
+    )
+    bench.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.headless import run_headless
 
             return run_headless(settings)
+        if args.command == "bench":
+            from tui.bench_cmd import run_bench
+
+            return run_bench(args)
     except UsageError as exc:
         print(f"vllm-top {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

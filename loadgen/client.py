@@ -1,0 +1,193 @@
+"""Send one request and time it. aiohttp, with none of its defaults left to chance.
+
+- No connection-pool cap (aiohttp's is 100): concurrency is bounded by our own semaphore, so
+  time spent waiting for a slot is measured as queue delay instead of hidden in TTFT.
+- No total timeout (aiohttp's is 300 s, which kills long generations); a read timeout catches
+  stalls instead.
+- Keep-alive shorter than vLLM's 5 s, so a burst after an idle pause never reuses a socket the
+  server has already closed (ServerDisconnectedError on its first requests).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from loadgen.config import LoadConfig
+from loadgen.record import RequestRecord
+from loadgen.sse import DONE, SSEParser
+
+CLIENT_KEEPALIVE_S = 4.0
+READ_BUFSIZE = 1 << 20
+
+
+def make_session(config: LoadConfig) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=0, limit_per_host=0, keepalive_timeout=CLIENT_KEEPALIVE_S, ttl_dns_cache=300
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=config.connect_timeout, sock_read=config.stall_timeout
+    )
+    return aiohttp.ClientSession(
+        connector=connector, timeout=timeout, read_bufsize=READ_BUFSIZE, raise_for_status=False
+    )
+
+
+def error_message(status: int, text: str) -> str:
+    """The server's own words for an HTTP error, in one short line."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error", data.get("message", data.get("detail")))
+        if isinstance(err, dict):
+            err = err.get("message", err)
+        if err:
+            return f"HTTP {status}: {str(err)[:200]}"
+    snippet = " ".join(text.split())[:120]
+    return f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"
+
+
+def _chunk_text(choice: dict[str, Any]) -> str:
+    if "text" in choice:
+        return str(choice.get("text") or "")
+    delta = choice.get("delta") or {}
+    return str(
+        delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning") or ""
+    )
+
+
+async def send_request(
+    session: aiohttp.ClientSession,
+    config: LoadConfig,
+    record: RequestRecord,
+    t0: float,
+    clock: Callable[[], float] = time.perf_counter,
+) -> RequestRecord:
+    """Fill in `record` with what happened; never raises for a request-level failure."""
+    body = config.body(record.index)
+    record.sent = clock() - t0
+    try:
+        async with session.post(config.url, json=body, headers=config.headers()) as resp:
+            record.status = resp.status
+            if resp.status != 200:
+                record.error_kind = "http"
+                record.error = error_message(resp.status, await resp.text(errors="replace"))
+            elif config.stream:
+                await _read_stream(resp, record, t0, clock)
+            else:
+                await _read_whole(resp, record, t0, clock)
+    except TimeoutError:
+        record.error_kind = "timeout"
+        record.error = f"no data for {config.stall_timeout:g} s"
+    except aiohttp.ServerDisconnectedError:
+        record.error_kind = "disconnected"
+        record.error = "server closed the connection"
+    except aiohttp.ClientConnectorError as exc:
+        record.error_kind = "connect"
+        record.error = str(exc.os_error.strerror or exc.os_error)
+    except aiohttp.ClientPayloadError as exc:
+        record.error_kind = "dropped"
+        record.error = f"connection dropped mid-response ({type(exc.__cause__ or exc).__name__})"
+    except aiohttp.ClientError as exc:
+        record.error_kind = "client"
+        record.error = f"{type(exc).__name__}: {exc}"[:200]
+    if record.end is None:
+        record.end = clock() - t0
+    return record
+
+
+async def _read_stream(
+    resp: aiohttp.ClientResponse,
+    record: RequestRecord,
+    t0: float,
+    clock: Callable[[], float],
+) -> None:
+    parser = SSEParser()
+    done = False
+    counted = 0  # tokens according to the running usage (continuous_usage_stats)
+    async for raw in resp.content.iter_any():
+        now = clock() - t0
+        if record.first_byte is None:
+            record.first_byte = now
+        for data in parser.feed(raw):
+            if data == DONE:
+                done = True
+                continue
+            try:
+                event = json.loads(data)
+            except ValueError:
+                record.error_kind = "bad_sse"
+                record.error = f"event is not JSON: {data[:80]!r}"
+                continue
+            if not isinstance(event, dict):
+                continue
+            if "error" in event:
+                err = event["error"]
+                record.error_kind = "stream_error"
+                record.error = str(err.get("message", err) if isinstance(err, dict) else err)
+                continue
+            usage = event.get("usage")
+            new_tokens = 0
+            if isinstance(usage, dict):
+                completion = usage.get("completion_tokens")
+                if isinstance(completion, int):
+                    new_tokens = completion - counted
+                    counted = completion
+                    record.output_tokens = completion
+                if isinstance(usage.get("prompt_tokens"), int):
+                    record.prompt_tokens = usage["prompt_tokens"]
+            choices = event.get("choices") or []
+            has_text = any(_chunk_text(c) for c in choices if isinstance(c, dict))
+            if choices and (new_tokens > 0 or has_text):
+                _token_chunk(record, now)
+    record.end = clock() - t0
+    if not done and record.error_kind is None:
+        record.error_kind = "incomplete"
+        record.error = "stream ended without [DONE]"
+    if record.output_tokens is None:
+        # No usage from this server: fall back to chunks, and say the count is approximate.
+        record.output_tokens = record.chunks
+        record.tokens_exact = False
+    if record.first_token is None and record.error_kind is None:
+        record.error_kind = "no_tokens"
+        record.error = "the stream carried no generated tokens"
+
+
+def _token_chunk(record: RequestRecord, now: float) -> None:
+    if record.first_token is None:
+        record.first_token = now
+    elif record.last_token is not None:
+        record.itl.append(now - record.last_token)
+    record.last_token = now
+    record.chunks += 1
+
+
+async def _read_whole(
+    resp: aiohttp.ClientResponse,
+    record: RequestRecord,
+    t0: float,
+    clock: Callable[[], float],
+) -> None:
+    text = await resp.text(errors="replace")
+    now = clock() - t0
+    record.first_byte = record.end = now
+    try:
+        data = json.loads(text)
+    except ValueError:
+        record.error_kind = "bad_json"
+        record.error = f"response is not JSON: {text[:80]!r}"
+        return
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if isinstance(usage, dict):
+        record.output_tokens = usage.get("completion_tokens")
+        record.prompt_tokens = usage.get("prompt_tokens")
+    if record.output_tokens is None:
+        record.tokens_exact = False
+    # Without streaming the first token is only seen with the last: no TTFT, no ITL.
+    record.last_token = now

@@ -1,0 +1,167 @@
+"""What a load run sends, and how: one immutable object built by the caller."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Endpoint = Literal["completions", "chat"]
+Arrival = Literal["constant", "poisson"]
+
+DEFAULT_PROMPT = (
+    "Explain how a paged KV cache lets an inference server batch many requests, "
+    "and what happens when it runs out of blocks."
+)
+_PATHS: dict[Endpoint, str] = {"completions": "/v1/completions", "chat": "/v1/chat/completions"}
+
+
+class ConfigError(ValueError):
+    """A load configuration that cannot run (reported in one line, exit code 2)."""
+
+
+def normalize_base_url(url: str) -> str:
+    """Accept the server root or its /v1 base, with or without a trailing slash."""
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        url = "http://" + url
+    if url.endswith("/v1"):
+        url = url[: -len("/v1")]
+    return url
+
+
+def load_payloads(path: Path) -> tuple[dict[str, Any], ...]:
+    """A request body, or a list of bodies used in turn (JSON array or JSON lines)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"payload file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read payload file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        try:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError:
+            raise ConfigError(f"payload file {path} is not JSON: {exc}") from None
+    bodies = data if isinstance(data, list) else [data]
+    if not bodies or not all(isinstance(b, dict) for b in bodies):
+        raise ConfigError(f"payload file {path} must hold a JSON object or a list of objects")
+    return tuple(bodies)
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    base_url: str
+    endpoint: Endpoint | None = None  # None: from the payload ("messages" -> chat), else chat
+    model: str | None = None
+    requests: int | None = 100
+    concurrency: int | None = 10
+    rate: float | None = None  # requests per second; None: as fast as concurrency allows
+    arrival: Arrival = "poisson"
+    duration: float | None = None  # seconds; stop sending after this
+    max_tokens: int | None = 128
+    temperature: float | None = None
+    prompt: str = DEFAULT_PROMPT
+    payloads: tuple[dict[str, Any], ...] = ()
+    stream: bool = True
+    api_key: str | None = field(default=None, repr=False)
+    ignore_eos: bool = False
+    stall_timeout: float = 600.0
+    connect_timeout: float = 10.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
+        for name in ("requests", "concurrency", "max_tokens"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name} must be a positive number, not {value}")
+        for name in ("rate", "duration", "stall_timeout", "connect_timeout"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name} must be greater than 0, not {value}")
+        if self.requests is None and self.duration is None:
+            raise ConfigError("give a number of requests or a duration")
+        if self.rate is None and self.concurrency is None:
+            raise ConfigError("give a concurrency, a rate, or both")
+
+    @property
+    def resolved_endpoint(self) -> Endpoint:
+        if self.endpoint is not None:
+            return self.endpoint
+        if self.payloads and "prompt" in self.payloads[0] and "messages" not in self.payloads[0]:
+            return "completions"
+        return "chat"
+
+    @property
+    def url(self) -> str:
+        return self.base_url + _PATHS[self.resolved_endpoint]
+
+    def body(self, index: int) -> dict[str, Any]:
+        """The JSON body of request `index`; explicit settings override the payload's."""
+        if self.payloads:
+            body = copy.deepcopy(self.payloads[index % len(self.payloads)])
+        elif self.resolved_endpoint == "chat":
+            body = {"messages": [{"role": "user", "content": self.prompt}]}
+        else:
+            body = {"prompt": self.prompt}
+        if self.model is not None or "model" not in body:
+            body["model"] = self.model
+        if self.max_tokens is not None:
+            body.pop("max_completion_tokens", None)
+            body["max_tokens"] = self.max_tokens
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if self.ignore_eos:
+            body["ignore_eos"] = True
+        body["stream"] = self.stream
+        if self.stream:
+            # Exact token counts from the server: a chunk is not a token. continuous_usage_stats
+            # (a vLLM extension) gives the running count on every chunk.
+            options = body.setdefault("stream_options", {})
+            options.setdefault("include_usage", True)
+            options.setdefault("continuous_usage_stats", True)
+        else:
+            body.pop("stream_options", None)
+        return body
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def describe(self) -> str:
+        parts = []
+        if self.requests is not None:
+            parts.append(f"{self.requests} requests")
+        if self.duration is not None:
+            parts.append(f"for {self.duration:g} s")
+        if self.rate is not None:
+            parts.append(f"{self.arrival} arrivals at {self.rate:g} req/s")
+        if self.concurrency is not None:
+            parts.append(f"concurrency {self.concurrency}")
+        parts.append("streaming" if self.stream else "not streaming")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "endpoint": self.resolved_endpoint,
+            "model": self.model,
+            "requests": self.requests,
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+            "arrival": self.arrival if self.rate is not None else None,
+            "duration": self.duration,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "stream": self.stream,
+            "payloads": len(self.payloads),
+            "api_key": "***" if self.api_key else None,
+            "ignore_eos": self.ignore_eos,
+        }

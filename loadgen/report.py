@@ -1,0 +1,156 @@
+"""Readable reports and per-request CSV: the prototype's sections plus the latency table."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+from loadgen.record import RequestRecord
+from loadgen.stats import Distribution, Summary
+
+_COLUMNS = ("mean", "min", "p50", "p90", "p95", "p99", "max")
+
+
+def _fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def latency_table(summary: Summary) -> list[str]:
+    rows: list[tuple[str, Distribution]] = [
+        ("TTFT", summary.ttft),
+        ("TPOT", summary.tpot),
+        ("ITL", summary.itl),
+        ("E2E", summary.e2e),
+        ("queue", summary.queue_delay),
+    ]
+    head = f"{'(ms)':<8}" + "".join(f"{c:>10}" for c in _COLUMNS) + f"{'n':>8}"
+    lines = [head]
+    for name, dist in rows:
+        values = dist.to_json()
+        lines.append(
+            f"{name:<8}"
+            + "".join(f"{_fmt_ms(values[c]):>10}" for c in _COLUMNS)
+            + f"{dist.count:>8}"
+        )
+    return lines
+
+
+def render_report(summary: Summary, title: str = "vllm-top bench") -> str:
+    cfg = summary.config
+    width = 78
+    tokens_note = "exact, from server usage" if summary.tokens_exact else "APPROXIMATE: no usage"
+    lines = [
+        f" {title} ".center(width, "="),
+        f"Target:              {cfg.url}  (model {cfg.model})",
+        f"Load:                {cfg.describe()}",
+        f"Success rate:        {summary.success_rate:.1%}  "
+        f"({summary.succeeded} ok, {summary.failed} failed of {summary.requests})",
+        f"Total time:          {summary.duration_s:.2f} s",
+        f"Request throughput:  {summary.request_throughput:.2f} req/s",
+        f"Output tokens:       {summary.output_tokens:,}  ({tokens_note})",
+        f"Output throughput:   {summary.output_token_throughput:,.1f} tok/s",
+        f"Total throughput:    {summary.total_token_throughput:,.1f} tok/s "
+        f"(prompt {summary.prompt_tokens:,} + output)",
+    ]
+    if summary.cancelled:
+        lines.append(
+            f"Cancelled:           yes; {summary.cancelled_in_flight} requests in flight were "
+            "cut off (not counted); figures cover what finished"
+        )
+    lines += ["", "Latency " + "-" * (width - 8), *latency_table(summary), ""]
+    lines.append(
+        "Status codes:        "
+        + ", ".join(f"{code}: {n}" for code, n in summary.status_codes.items())
+    )
+    if summary.errors:
+        lines.append("Errors:")
+        lines += [f"  {n:>6} x {msg}" for msg, n in list(summary.errors.items())[:10]]
+        if len(summary.errors) > 10:
+            lines.append(f"  ... and {len(summary.errors) - 10} other kinds")
+    else:
+        lines.append("Errors:              none")
+    if summary.client is not None:
+        c = summary.client
+        verdict = (
+            f"CLIENT-BOUND: {c.reason}; latencies above are inflated"
+            if c.bound
+            else "not the bottleneck"
+        )
+        lines.append(
+            f"Client:              {c.cpu_fraction:.0%} of a core, event-loop lag p99 "
+            f"{c.loop_lag_p99_ms:.1f} ms ({verdict})"
+        )
+    lines.append("=" * width)
+    return "\n".join(lines)
+
+
+def render_sweep(summaries: Sequence[Summary]) -> str:
+    best = max(summaries, key=lambda s: s.request_throughput, default=None)
+    head = (
+        f"{'conc':>6}{'req/s':>9}{'out tok/s':>11}{'TTFT p50':>10}{'TTFT p99':>10}"
+        f"{'TPOT p50':>10}{'E2E p50':>10}{'ok':>8}"
+    )
+    lines = [" sweep ".center(78, "="), head]
+    for s in summaries:
+        mark = "  <- highest req/s" if s is best else ""
+        lines.append(
+            f"{s.config.concurrency or '-':>6}{s.request_throughput:>9.2f}"
+            f"{s.output_token_throughput:>11,.0f}{_fmt_ms(s.ttft.p50):>10}"
+            f"{_fmt_ms(s.ttft.p99):>10}{_fmt_ms(s.tpot.p50):>10}{_fmt_ms(s.e2e.p50):>10}"
+            f"{s.success_rate:>8.0%}{mark}"
+        )
+    lines.append("=" * 78)
+    return "\n".join(lines)
+
+
+CSV_FIELDS = (
+    "index",
+    "intended_s",
+    "sent_s",
+    "queue_delay_ms",
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "itl_mean_ms",
+    "chunks",
+    "prompt_tokens",
+    "output_tokens",
+    "tokens_exact",
+    "status",
+    "error_kind",
+    "error",
+)
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value * 1000:.3f}"
+
+
+def write_csv(path: Path, records: Sequence[RequestRecord]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_FIELDS)
+        for r in records:
+            itl_mean = sum(r.itl) / len(r.itl) if r.itl else None
+            writer.writerow(
+                [
+                    r.index,
+                    f"{r.intended:.6f}",
+                    f"{r.sent:.6f}",
+                    _ms(r.queue_delay),
+                    _ms(r.ttft),
+                    _ms(r.tpot),
+                    _ms(r.e2e),
+                    _ms(itl_mean),
+                    r.chunks,
+                    "" if r.prompt_tokens is None else r.prompt_tokens,
+                    "" if r.output_tokens is None else r.output_tokens,
+                    int(r.tokens_exact),
+                    "" if r.status is None else r.status,
+                    r.error_kind or "",
+                    r.error or "",
+                ]
+            )

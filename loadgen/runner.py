@@ -1,0 +1,224 @@
+"""Run a load: burst, rate (constant or Poisson), duration-bound, with an optional concurrency cap.
+
+Every request records when the schedule intended to send it and when it really went out, so a
+client that queues (concurrency cap, slow dispatch) shows it instead of hiding it in TTFT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+
+from loadgen.client import error_message, make_session, send_request
+from loadgen.config import ConfigError, LoadConfig
+from loadgen.record import RequestRecord
+from loadgen.selfwatch import SelfWatch
+from loadgen.stats import ClientHealth
+
+RecordSink = Callable[[RequestRecord], None]
+MAX_WARM_CONNECTIONS = 256
+
+
+class UnreachableError(ConfigError):
+    """The server cannot be used at all (down, wrong URL, wrong key): exit code 2."""
+
+
+@dataclass
+class RunResult:
+    records: list[RequestRecord]
+    client: ClientHealth
+    cancelled: bool
+
+
+def arrival_offsets(config: LoadConfig) -> Iterator[float]:
+    """Intended send times in seconds from the start: all at 0 for a burst."""
+    if config.rate is None:
+        return itertools.repeat(0.0)
+    if config.arrival == "constant":
+        return (i / config.rate for i in itertools.count())
+    rng = random.Random(config.seed)
+    return itertools.accumulate(
+        (rng.expovariate(config.rate) for _ in itertools.count()), initial=0.0
+    )
+
+
+async def resolve_model(config: LoadConfig) -> LoadConfig:
+    """Check the server answers and take the model from /v1/models when none was given."""
+    url = config.base_url + "/v1/models"
+    timeout = aiohttp.ClientTimeout(total=config.connect_timeout + 10, sock_connect=10)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers=config.headers()) as resp,
+        ):
+            text = await resp.text(errors="replace")
+            status = resp.status
+    except aiohttp.ClientConnectorError as exc:
+        reason = exc.os_error.strerror or str(exc.os_error)
+        raise UnreachableError(f"cannot reach {config.base_url}: {reason}") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise UnreachableError(f"cannot reach {config.base_url}: {reason}") from None
+    if status == 401:
+        hint = "wrong --api-key" if config.api_key else "the server needs --api-key"
+        raise UnreachableError(f"{url} answered 401 Unauthorized: {hint}")
+    if status != 200:
+        raise UnreachableError(f"{url}: {error_message(status, text)}")
+    if config.model is not None:
+        return config
+    try:
+        data: Any = json.loads(text)
+        model = str(data["data"][0]["id"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise UnreachableError(
+            f"{url} did not list any model: not an OpenAI-compatible server? (give --model)"
+        ) from None
+    return replace(config, model=model)
+
+
+async def _warm(session: aiohttp.ClientSession, config: LoadConfig) -> None:
+    """Open the connections the run will need before the clock starts."""
+    wanted = config.concurrency or math.ceil(config.rate or 1)
+    if config.requests is not None:
+        wanted = min(wanted, config.requests)
+    wanted = max(1, min(wanted, MAX_WARM_CONNECTIONS))
+
+    async def touch() -> None:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with session.get(config.base_url + "/v1/models", headers=config.headers()) as r:
+                await r.read()
+
+    await asyncio.gather(*(touch() for _ in range(wanted)))
+
+
+async def run_load(
+    config: LoadConfig,
+    on_record: RecordSink | None = None,
+    cancel: asyncio.Event | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    warm: bool = True,
+) -> RunResult:
+    records: list[RequestRecord] = []
+
+    def finished(record: RequestRecord) -> None:
+        records.append(record)
+        if on_record is not None:
+            on_record(record)
+
+    async with make_session(config) as session:
+        if warm:
+            await _warm(session, config)
+        watch = SelfWatch()
+        watch.start()
+        t0 = clock()
+        main = asyncio.create_task(_drive(session, config, t0, clock, finished))
+        cancelled = False
+        if cancel is not None:
+            waiter = asyncio.create_task(cancel.wait())
+            await asyncio.wait({main, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if not main.done():
+                cancelled = True
+                main.cancel()
+            waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await main
+        client = await watch.stop()
+    records.sort(key=lambda r: r.index)
+    return RunResult(records, client, cancelled)
+
+
+async def _drive(
+    session: aiohttp.ClientSession,
+    config: LoadConfig,
+    t0: float,
+    clock: Callable[[], float],
+    finished: RecordSink,
+) -> None:
+    slots = asyncio.Semaphore(config.concurrency) if config.concurrency else None
+    deadline = None if config.duration is None else config.duration
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def one(index: int, intended: float) -> None:
+        record = RequestRecord(index=index, intended=intended)
+        sending = False
+        try:
+            if slots is not None:
+                await slots.acquire()
+            sending = True
+            try:
+                await send_request(session, config, record, t0, clock)
+            finally:
+                if slots is not None:
+                    slots.release()
+        except asyncio.CancelledError:
+            # Only requests already on the wire are part of the run; queued ones never were.
+            if sending:
+                record.error_kind = "cancelled"
+                record.error = "run cancelled"
+                record.end = clock() - t0
+                finished(record)
+            raise
+        finished(record)
+
+    try:
+        if config.rate is None and config.duration is not None:
+            await _closed_loop(config, t0, clock, one)
+            return
+        indices = range(config.requests) if config.requests is not None else itertools.count()
+        for index, offset in zip(indices, arrival_offsets(config), strict=False):
+            if deadline is not None and offset >= deadline:
+                break
+            delay = t0 + offset - clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(index, offset))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+    except asyncio.CancelledError:
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
+        raise
+
+
+async def _closed_loop(
+    config: LoadConfig,
+    t0: float,
+    clock: Callable[[], float],
+    one: Callable[[int, float], Any],
+) -> None:
+    """C users, each sending its next request as soon as the last one ends, until the deadline."""
+    assert config.duration is not None and config.concurrency is not None
+    counter = itertools.count()
+    limit = config.requests
+
+    async def user() -> None:
+        while True:
+            now = clock() - t0
+            if now >= config.duration:  # type: ignore[operator]
+                return
+            index = next(counter)
+            if limit is not None and index >= limit:
+                return
+            await one(index, now)
+
+    users = [asyncio.create_task(user()) for _ in range(config.concurrency)]
+    try:
+        await asyncio.gather(*users)
+    except asyncio.CancelledError:
+        for u in users:
+            u.cancel()
+        await asyncio.gather(*users, return_exceptions=True)
+        raise

@@ -1,0 +1,176 @@
+"""Summaries with the same definitions as vLLM's own benchmark (vllm bench serve).
+
+TTFT: send to first token-bearing chunk. TPOT: (E2E - TTFT) / (output tokens - 1) per request.
+ITL: every gap between token-bearing chunks, pooled over requests. E2E: send to last token.
+Throughput: over the run's duration, first send to last completion (the drain is inside).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from loadgen.config import LoadConfig
+from loadgen.record import RequestRecord
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default method)."""
+    if not sorted_values:
+        raise ValueError("no values")
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = math.ceil(pos)
+    if lo == hi:
+        return sorted_values[lo]
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """In milliseconds; every field None when there were no samples."""
+
+    count: int
+    mean: float | None
+    min: float | None
+    max: float | None
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+
+    @classmethod
+    def of_seconds(cls, values: Iterable[float]) -> Distribution:
+        ms = sorted(v * 1000.0 for v in values)
+        if not ms:
+            return cls(0, None, None, None, None, None, None, None)
+        return cls(
+            count=len(ms),
+            mean=sum(ms) / len(ms),
+            min=ms[0],
+            max=ms[-1],
+            p50=percentile(ms, 50),
+            p90=percentile(ms, 90),
+            p95=percentile(ms, 95),
+            p99=percentile(ms, 99),
+        )
+
+    def to_json(self) -> dict[str, float | None]:
+        d = asdict(self)
+        del d["count"]
+        return d
+
+
+@dataclass(frozen=True)
+class ClientHealth:
+    """Whether the load generator itself kept up (see loadgen/selfwatch.py)."""
+
+    cpu_fraction: float  # of one core, over the run
+    loop_lag_p99_ms: float
+    loop_lag_max_ms: float
+    bound: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    config: LoadConfig
+    requests: int
+    succeeded: int
+    failed: int
+    duration_s: float
+    prompt_tokens: int
+    output_tokens: int
+    tokens_exact: bool
+    ttft: Distribution
+    tpot: Distribution
+    itl: Distribution
+    e2e: Distribution
+    queue_delay: Distribution
+    status_codes: dict[str, int]
+    errors: dict[str, int]
+    client: ClientHealth | None
+    cancelled: bool = False
+    cancelled_in_flight: int = 0  # requests cut off by a cancel: neither success nor failure
+
+    @property
+    def success_rate(self) -> float:
+        return self.succeeded / self.requests if self.requests else 0.0
+
+    @property
+    def request_throughput(self) -> float:
+        return self.succeeded / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def output_token_throughput(self) -> float:
+        return self.output_tokens / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def total_token_throughput(self) -> float:
+        total = self.prompt_tokens + self.output_tokens
+        return total / self.duration_s if self.duration_s > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_json(),
+            "requests": self.requests,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "success_rate": self.success_rate,
+            "duration_s": self.duration_s,
+            "request_throughput": self.request_throughput,
+            "output_token_throughput": self.output_token_throughput,
+            "total_token_throughput": self.total_token_throughput,
+            "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens,
+            "tokens_exact": self.tokens_exact,
+            "ttft_ms": self.ttft.to_json(),
+            "tpot_ms": self.tpot.to_json(),
+            "itl_ms": self.itl.to_json(),
+            "e2e_ms": self.e2e.to_json(),
+            "queue_delay_ms": self.queue_delay.to_json(),
+            "status_codes": self.status_codes,
+            "errors": self.errors,
+            "client": asdict(self.client) if self.client else None,
+            "cancelled": self.cancelled,
+            "cancelled_in_flight": self.cancelled_in_flight,
+        }
+
+
+def summarize(
+    config: LoadConfig,
+    records: Sequence[RequestRecord],
+    client: ClientHealth | None = None,
+    cancelled: bool = False,
+) -> Summary:
+    cut_off = [r for r in records if r.error_kind == "cancelled"]
+    records = [r for r in records if r.error_kind != "cancelled"]
+    ok = [r for r in records if r.ok]
+    sent = [r.sent for r in records]
+    ends = [r.end for r in records if r.end is not None]
+    duration = (max(ends) - min(sent)) if sent and ends else 0.0
+    codes = Counter("error" if r.status is None else str(r.status) for r in records)
+    errors = Counter(f"{r.error_kind}: {r.error}" for r in records if not r.ok)
+    return Summary(
+        config=config,
+        requests=len(records),
+        succeeded=len(ok),
+        failed=len(records) - len(ok),
+        duration_s=duration,
+        prompt_tokens=sum(r.prompt_tokens or 0 for r in ok),
+        output_tokens=sum(r.output_tokens or 0 for r in ok),
+        tokens_exact=all(r.tokens_exact for r in ok),
+        ttft=Distribution.of_seconds(t for r in ok if (t := r.ttft) is not None),
+        tpot=Distribution.of_seconds(t for r in ok if (t := r.tpot) is not None),
+        itl=Distribution.of_seconds(g for r in ok for g in r.itl),
+        e2e=Distribution.of_seconds(t for r in ok if (t := r.e2e) is not None),
+        queue_delay=Distribution.of_seconds(r.queue_delay for r in records),
+        status_codes=dict(codes.most_common()),
+        errors=dict(errors.most_common()),
+        client=client,
+        cancelled=cancelled,
+        cancelled_in_flight=len(cut_off),
+    )
