@@ -81,12 +81,12 @@ class Truth:
                 if chat
                 else {"index": 0, "text": text}
             )
-            usage = {
+            totals = {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": n,
                 "total_tokens": prompt_tokens + n,
             }
-            return web.json_response({"choices": [choice], "usage": usage})
+            return web.json_response({"choices": [choice], "usage": totals})
 
         options = body.get("stream_options") or {}
         usage_on = options.get("include_usage") and "#nousage" not in prompt
