@@ -37,6 +37,12 @@ class Truth:
         self.tokens: int = args.tokens
         self.tokens_per_chunk: int = args.tokens_per_chunk
         self.api_key: str | None = args.api_key
+        # What really happened on this side: first-token write time minus arrival, per request.
+        self.actual_ttfts: list[float] = []
+
+    async def stats(self, request: web.Request) -> web.StreamResponse:
+        ttfts, self.actual_ttfts = self.actual_ttfts, []
+        return web.json_response({"ttfts": ttfts})
 
     def authorised(self, request: web.Request) -> bool:
         return self.api_key is None or (
@@ -71,7 +77,7 @@ class Truth:
             return web.Response(
                 text="<html><body>Bad gateway</body></html>", content_type="text/html"
             )
-        n = int(body.get("max_tokens") or self.tokens)
+        n = int(body.get("max_completion_tokens") or body.get("max_tokens") or self.tokens)
         prompt_tokens = max(1, len(prompt.split()))
         if not body.get("stream"):
             await asyncio.sleep(self.ttft + self.itl * (n - 1))
@@ -135,6 +141,8 @@ class Truth:
             if continuous:
                 event["usage"] = usage(sent)
             await send(event)
+            if k == 1:
+                self.actual_ttfts.append(time.monotonic() - arrived)
             if drop_after is not None and sent >= drop_after:
                 assert request.transport is not None
                 request.transport.close()
@@ -158,6 +166,7 @@ def main() -> None:
     truth = Truth(args)
     app = web.Application()
     app.router.add_get("/v1/models", truth.models)
+    app.router.add_get("/truth/stats", truth.stats)
     app.router.add_post("/v1/completions", truth.complete)
     app.router.add_post("/v1/chat/completions", truth.complete)
     print(f"truth server on port {args.port}", flush=True)

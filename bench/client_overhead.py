@@ -1,0 +1,215 @@
+"""Client overhead of three load generators against a server with programmed timings.
+
+    python -m bench.client_overhead [--concurrency 64,256,512] [--tokens 64] [--itl 0.05]
+
+The truth server (tests/truth_server.py) runs pinned to CPU 1 and streams two tokens per SSE
+chunk, every `itl` seconds after a `ttft` of 200 ms; it records when it really wrote each first
+token. Each client runs in its own process pinned to CPU 0, one wave of C requests at
+concurrency C, and reports its CPU time, its TTFTs and the tokens it counted:
+
+- vllm-top:   loadgen.runner.run_load (this project)
+- prototype:  the original script's shape: asyncio + aiohttp + Semaphore with aiohttp's default
+              session (100-connection pool, 300 s total timeout), line iteration, one token per
+              `data:` line
+- vllm-bench: vLLM's own client, vllm.benchmarks.lib.endpoint_request_func (if it imports)
+
+TTFT error = client p50/p99 TTFT minus the server's actual p50/p99 first-token time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).parent.parent
+CLIENTS = ("vllm-top", "prototype", "vllm-bench")
+PROMPT = "Explain the KV cache."
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
+
+
+# ---- the clients, each run in its own pinned process ------------------------------------------
+
+
+async def _vllm_top(url: str, n: int, c: int, tokens: int) -> dict[str, Any]:
+    from loadgen.config import LoadConfig
+    from loadgen.runner import run_load
+
+    config = LoadConfig(url, requests=n, concurrency=c, max_tokens=tokens, model="truth-model")
+    result = await run_load(config)
+    ok = [r for r in result.records if r.ok]
+    return {
+        "ok": len(ok),
+        "ttfts": [r.ttft for r in ok],
+        "tokens": sum(r.output_tokens or 0 for r in ok),
+    }
+
+
+async def _prototype(url: str, n: int, c: int, tokens: int) -> dict[str, Any]:
+    import aiohttp
+
+    sem = asyncio.Semaphore(c)
+    ttfts: list[float] = []
+    counted = 0
+    ok = 0
+    body = {
+        "model": "truth-model",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": tokens,
+        "stream": True,
+    }
+
+    async def one(session: aiohttp.ClientSession) -> None:
+        nonlocal counted, ok
+        async with sem:
+            start = time.perf_counter()
+            first = None
+            async with session.post(url + "/v1/chat/completions", json=body) as resp:
+                async for line in resp.content:
+                    if line.startswith(b"data:") and b"[DONE]" not in line:
+                        if first is None:
+                            first = time.perf_counter() - start
+                        counted += 1  # the prototype's "tokens"
+            if first is not None:
+                ttfts.append(first)
+                ok += 1
+
+    async with aiohttp.ClientSession() as session:  # aiohttp's defaults, as the prototype had
+        await asyncio.gather(*(one(session) for _ in range(n)), return_exceptions=True)
+    return {"ok": ok, "ttfts": ttfts, "tokens": counted}
+
+
+async def _vllm_bench(url: str, n: int, c: int, tokens: int) -> dict[str, Any]:
+    import aiohttp
+    from vllm.benchmarks.lib.endpoint_request_func import (
+        RequestFuncInput,
+        async_request_openai_chat_completions,
+    )
+
+    sem = asyncio.Semaphore(c)
+    connector = aiohttp.TCPConnector(limit=c, limit_per_host=c, keepalive_timeout=60)
+    timeout = aiohttp.ClientTimeout(total=6 * 3600)
+
+    async def one(session: aiohttp.ClientSession) -> Any:
+        async with sem:
+            inp = RequestFuncInput(
+                prompt=PROMPT,
+                api_url=url + "/v1/chat/completions",
+                prompt_len=4,
+                output_len=tokens,
+                model="truth-model",
+            )
+            return await async_request_openai_chat_completions(inp, session)
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        outs = await asyncio.gather(*(one(session) for _ in range(n)))
+    ok = [o for o in outs if o.success]
+    return {
+        "ok": len(ok),
+        "ttfts": [o.ttft for o in ok],
+        "tokens": sum(o.output_tokens for o in ok),
+    }
+
+
+def run_client(name: str, url: str, n: int, c: int, tokens: int) -> None:
+    # Imports happen before the clock starts: only the run itself is measured.
+    import aiohttp  # noqa: F401
+
+    import loadgen.runner  # noqa: F401
+
+    if name == "vllm-bench":
+        import vllm.benchmarks.lib.endpoint_request_func  # noqa: F401
+    fn = {"vllm-top": _vllm_top, "prototype": _prototype, "vllm-bench": _vllm_bench}[name]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    result = asyncio.run(fn(url, n, c, tokens))
+    result["cpu_s"] = time.process_time() - cpu0
+    result["wall_s"] = time.perf_counter() - wall0
+    print(json.dumps(result))
+
+
+# ---- the driver ------------------------------------------------------------------------------
+
+
+def _pinned(cpu: int) -> Any:
+    return lambda: os.sched_setaffinity(0, {cpu % (os.cpu_count() or 1)})
+
+
+def _server_ttfts(url: str) -> list[float]:
+    with urllib.request.urlopen(url + "/truth/stats", timeout=10) as resp:
+        ttfts: list[float] = json.load(resp)["ttfts"]
+        return ttfts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--concurrency", default="64,256,512")
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--itl", type=float, default=0.05)
+    parser.add_argument("--ttft", type=float, default=0.2)
+    parser.add_argument("--port", type=int, default=8977)
+    parser.add_argument("--run-client", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("-n", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_client:
+        run_client(args.run_client, args.url, args.n, args.n, args.tokens)
+        return
+
+    url = f"http://127.0.0.1:{args.port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.truth_server", "--port", str(args.port), "--ttft",
+         str(args.ttft), "--itl", str(args.itl), "--tokens-per-chunk", "2"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, preexec_fn=_pinned(1),
+    )  # fmt: skip
+    time.sleep(2)
+    chunks_per_request = (args.tokens + 1) // 2
+    print(
+        f"truth: TTFT {args.ttft * 1000:.0f} ms, a chunk of 2 tokens every "
+        f"{args.itl * 1000:.0f} ms, {args.tokens} tokens per request; "
+        "client on CPU 0, server on CPU 1\n"
+    )
+    print(
+        f"{'streams':>7} {'client':<11}{'ok':>5}{'chunks/s per core':>19}{'client CPU':>11}"
+        f"{'TTFT p50 err':>14}{'TTFT p99 err':>14}{'tokens counted':>16}"
+    )
+    try:
+        for c in [int(x) for x in args.concurrency.split(",")]:
+            for name in CLIENTS:
+                _server_ttfts(url)  # reset
+                done = subprocess.run(
+                    [sys.executable, "-m", "bench.client_overhead", "--run-client", name,
+                     "--url", url, "-n", str(c), "--tokens", str(args.tokens)],
+                    cwd=ROOT, capture_output=True, text=True, preexec_fn=_pinned(0), timeout=600,
+                )  # fmt: skip
+                if done.returncode != 0:
+                    reason = (done.stderr.strip().splitlines() or ["?"])[-1][:60]
+                    print(f"{c:>7} {name:<11} failed: {reason}")
+                    continue
+                r = json.loads(done.stdout.strip().splitlines()[-1])
+                truth = _server_ttfts(url)
+                chunks = r["ok"] * chunks_per_request
+                err50 = (_pct(r["ttfts"], 50) - _pct(truth, 50)) * 1000 if r["ttfts"] else 0
+                err99 = (_pct(r["ttfts"], 99) - _pct(truth, 99)) * 1000 if r["ttfts"] else 0
+                print(
+                    f"{c:>7} {name:<11}{r['ok']:>5}{chunks / max(r['cpu_s'], 1e-9):>19,.0f}"
+                    f"{r['cpu_s'] / r['wall_s']:>10.0%} {err50:>+11.1f} ms{err99:>+11.1f} ms"
+                    f"{r['tokens']:>9,} / {r['ok'] * args.tokens:,}"
+                )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
