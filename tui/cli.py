@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from tui.settings import ServeSettings, UsageError
 
@@ -22,24 +22,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is outside 1-65535")
-    return value
+def _number(
+    convert: Callable[[str], float], noun: str, check: Callable[[float], str | None]
+) -> Callable[[str], Any]:
+    """An argparse type: parse with `convert`; `check` returns what is wrong, or None."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {noun} {text!r}") from None
+        problem = check(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem.format(text=text, value=value))
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
-    return value
+_port = _number(
+    int, "port", lambda v: None if 1 <= v <= 65535 else "port {value} is outside 1-65535"
+)
+_positive_float = _number(
+    float, "number", lambda v: None if v > 0 else "{text} must be greater than 0"
+)
+_positive_int = _number(
+    int, "whole number", lambda v: None if v > 0 else "{text} must be a positive whole number"
+)
+_fraction = _number(
+    float, "number", lambda v: None if 0 <= v <= 1 else "{text} is not a fraction between 0 and 1"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,26 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_bench(sub)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid whole number {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a positive whole number")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a fraction between 0 and 1")
-    return value
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
