@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.urls import normalize_base_url
+
 Endpoint = Literal["completions", "chat"]
 Arrival = Literal["constant", "poisson"]
 
@@ -20,16 +22,6 @@ _PATHS: dict[Endpoint, str] = {"completions": "/v1/completions", "chat": "/v1/ch
 
 class ConfigError(ValueError):
     """A load configuration that cannot run (reported in one line, exit code 2)."""
-
-
-def normalize_base_url(url: str) -> str:
-    """Accept the server root or its /v1 base, with or without a trailing slash."""
-    url = url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        url = "http://" + url
-    if url.endswith("/v1"):
-        url = url[: -len("/v1")]
-    return url
 
 
 def load_payloads(path: Path) -> tuple[dict[str, Any], ...]:

@@ -49,7 +49,14 @@ class SelfWatch:
         if cpu >= CPU_BOUND_FRACTION:
             reasons.append(f"client used {cpu:.0%} of a core")
         if p99 >= LAG_BOUND_MS:
-            reasons.append(f"event-loop lag p99 {p99:.0f} ms")
+            if cpu < CPU_BOUND_FRACTION / 2:
+                # Late wake-ups without work of our own: other processes took the CPU.
+                reasons.append(
+                    f"event loop woke up to {p99:.0f} ms late (p99) while using only "
+                    f"{cpu:.0%} of a core: the machine is short of CPU (server on the same cores?)"
+                )
+            else:
+                reasons.append(f"event-loop lag p99 {p99:.0f} ms")
         return ClientHealth(
             cpu_fraction=cpu,
             loop_lag_p99_ms=p99,

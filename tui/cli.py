@@ -103,6 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between SIGTERM and SIGKILL when stopping (default 15)",
     )
     _add_bench(sub)
+    snapshot = sub.add_parser(
+        "snapshot",
+        help="print one JSON object describing a server's state, KV cache, queues and GPUs",
+        epilog="example: vllm-top snapshot --url http://127.0.0.1:8000 --json",
+    )
+    snapshot.add_argument("--url", required=True, help="server URL, with or without /v1")
+    snapshot.add_argument("--api-key", help="Bearer key for /v1/models (default: $OPENAI_API_KEY)")
+    snapshot.add_argument(
+        "--json", action="store_true", help="JSON output (the only format, for scripts)"
+    )
+    snapshot.add_argument("--pretty", action="store_true", help="indent the JSON")
+    snapshot.add_argument(
+        "--timeout", type=_positive_float, default=5.0, help="seconds per request (default 5)"
+    )
     return parser
 
 
@@ -187,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.headless import run_headless
 
             return run_headless(settings)
+        if args.command == "snapshot":
+            from tui.snapshot_cmd import run_snapshot
+
+            return run_snapshot(args)
         if args.command == "bench":
             from tui.bench_cmd import run_bench
 

@@ -1,0 +1,122 @@
+"""One look at a server, as data: what `vllm-top snapshot --json` prints.
+
+Anything unknown is None (JSON null): a missing metric, a model list behind an API key we were
+not given, a GPU reading NVML cannot make.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from engine.gpu import Nvml
+from engine.health import Health, probe_health
+from engine.metrics import MetricsSample, ScrapeError, scrape
+from engine.urls import normalize_base_url
+
+
+def _get_json(url: str, api_key: str | None, timeout: float) -> tuple[int | None, Any]:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=timeout
+        ) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None, None
+
+
+def take_snapshot(
+    url: str, api_key: str | None = None, timeout: float = 5.0, nvml: Nvml | None = None
+) -> dict[str, Any]:
+    base = normalize_base_url(url)
+    health, status = probe_health(base, timeout)
+    snap: dict[str, Any] = {
+        "url": base + "/v1",
+        "state": None,
+        "detail": None,
+        "version": None,
+        "models": None,
+        "max_model_len": None,
+        "kv_cache": {
+            "usage": None,
+            "used_tokens": None,
+            "capacity_tokens": None,
+            "max_concurrency": None,
+        },
+        "requests": {"running": None, "waiting": None},
+        "preemptions_total": None,
+        "prefix_cache_hit_rate": None,
+        "engines": [],
+        "gpus": [],
+        "gpu_status": None,
+    }
+    nv = nvml if nvml is not None else Nvml()
+    snap["gpus"] = [g.to_json() for g in nv.sample()]
+    snap["gpu_status"] = "ok" if nv.available else nv.reason
+    if status is None:
+        snap["state"] = "unreachable"
+        snap["detail"] = f"no answer from {base}/health"
+        return snap
+    if health is Health.UNEXPECTED:
+        snap["state"] = "unreachable"
+        snap["detail"] = f"GET /health answered {status}: not a vLLM server?"
+        return snap
+    snap["state"] = {Health.READY: "ready", Health.DEAD: "dead"}.get(health, "starting")
+    _, version = _get_json(base + "/version", None, timeout)
+    if isinstance(version, dict):
+        snap["version"] = version.get("version")
+    code, models = _get_json(base + "/v1/models", api_key, timeout)
+    if code == 401:
+        snap["detail"] = "/v1/models needs an API key (--api-key)"
+    elif isinstance(models, dict) and isinstance(models.get("data"), list):
+        snap["models"] = [m.get("id") for m in models["data"] if isinstance(m, dict)]
+        lens = [m.get("max_model_len") for m in models["data"] if isinstance(m, dict)]
+        snap["max_model_len"] = next((n for n in lens if isinstance(n, int)), None)
+    try:
+        sample = scrape(base, time.monotonic(), timeout)
+    except ScrapeError as exc:
+        snap["detail"] = str(exc)
+        return snap
+    _fill_from_metrics(snap, sample)
+    return snap
+
+
+def _fill_from_metrics(snap: dict[str, Any], sample: MetricsSample) -> None:
+    if not sample.has_vllm_series:
+        snap["detail"] = "/metrics has no vllm:* series (server started with --disable-log-stats?)"
+        return
+    kv = snap["kv_cache"]
+    kv["usage"] = sample.kv_usage
+    kv["used_tokens"] = sample.kv_used_tokens
+    kv["capacity_tokens"] = sample.kv_capacity_tokens
+    concurrency = [
+        float(c)
+        for e in sample.engines.values()
+        if (c := e.cache_info.get("kv_cache_max_concurrency")) not in (None, "None")
+    ]
+    kv["max_concurrency"] = sum(concurrency) if concurrency else None
+    snap["requests"] = {
+        "running": _int(sample.total("running")),
+        "waiting": _int(sample.total("waiting")),
+    }
+    snap["preemptions_total"] = _int(sample.total("preemptions"))
+    snap["prefix_cache_hit_rate"] = sample.prefix_cache_hit_rate
+    snap["engines"] = [
+        {
+            "engine": e.engine,
+            "kv_cache_usage": e.kv_usage,
+            "running": _int(e.running),
+            "waiting": _int(e.waiting),
+        }
+        for e in sample.engines.values()
+    ]
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else round(value)
