@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ KEYS = {
 }  # fmt: skip
 
 
-def snapshot_cli(*args: str) -> tuple[int, dict[str, object]]:
+def snapshot_cli(*args: str) -> tuple[int, dict[str, Any]]:
     done = subprocess.run(
         [sys.executable, "-m", "tui.cli", "snapshot", "--json", *args],
         capture_output=True,
@@ -73,7 +74,7 @@ def test_snapshot_of_the_demo_matches_what_it_logged(demo_server: Supervisor) ->
     # The startup summary (from the log) and /metrics agree on the KV cache size.
     assert kv["capacity_tokens"] == demo_server.tracker.facts.kv_cache_tokens == 2048
     assert kv["max_concurrency"] == demo_server.tracker.facts.max_concurrency
-    assert [e["engine"] for e in snap["engines"]] == ["0"]  # type: ignore[union-attr,index]
+    assert [e["engine"] for e in snap["engines"]] == ["0"]
     assert snap["gpus"] == [] or snap["gpu_status"] == "ok"
 
 
