@@ -93,3 +93,38 @@ class MetricsHistory:
     ) -> list[tuple[float, float | None]]:
         """(time, value) points for a chart; None where the value was unknown."""
         return [(s.at, value(s)) for s in self._window(window_s)]
+
+    def rate_series(self, counter: str, span_s: float) -> list[tuple[float, float]]:
+        """Per-second rate between consecutive samples inside the span (resets skipped)."""
+        samples = self._window(span_s)
+        points = []
+        for before, after in itertools.pairwise(samples):
+            a, b = before.total(counter), after.total(counter)
+            dt = after.at - before.at
+            if a is not None and b is not None and b >= a and dt > 0:
+                points.append((after.at, (b - a) / dt))
+        return points
+
+    def quantile_series(
+        self, name: str, q: float, span_s: float, step_s: float = 10.0
+    ) -> list[tuple[float, float]]:
+        """At each sample in the span, the quantile of what was observed in the `step_s` before."""
+        samples = self._window(span_s + step_s)
+        if not samples:
+            return []
+        start = samples[-1].at - span_s
+        points = []
+        for i, sample in enumerate(samples):
+            if sample.at < start:
+                continue
+            now = sample.histogram(name)
+            base = next(
+                (s.histogram(name) for s in reversed(samples[:i]) if s.at <= sample.at - step_s),
+                samples[0].histogram(name) if i else None,
+            )
+            if now is None or base is None:
+                continue
+            value = now.minus(base).quantile(q)
+            if value is not None:
+                points.append((sample.at, value))
+        return points

@@ -79,7 +79,11 @@ class Supervisor:
         ready_health_interval: float = 2.0,
         health_probe: HealthProbe = probe_health,
         die_with_parent: bool = True,
+        detach_output: bool = False,
     ) -> None:
+        """detach_output: the server writes its output straight into the log file, which is
+        followed from there, so it can outlive vllm-top (--keep-server) without broken pipes.
+        The price: stdout and stderr are no longer told apart."""
         self.spec = spec
         self.log_dir = log_dir or default_log_dir()
         self.buffer = LogBuffer(buffer_lines)
@@ -91,7 +95,8 @@ class Supervisor:
         self._health_interval = health_interval
         self._ready_health_interval = ready_health_interval
         self._health_probe = health_probe
-        self._die_with_parent = die_with_parent
+        self._die_with_parent = die_with_parent and not detach_output
+        self._detach_output = detach_output
 
         self._state = ServerState.NOT_STARTED
         self._changed = threading.Condition()
@@ -105,6 +110,7 @@ class Supervisor:
         self._spawn_error: BaseException | None = None
         self._report: ExitReport | None = None
         self._killed_after_grace = False
+        self._log_start = 0
         self.log_path: Path | None = None
         self.health_status: int | None = None
 
@@ -133,6 +139,7 @@ class Supervisor:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.log_path = self.log_dir / f"vllm-{stamp}-{self.spec.port}-{os.getpid()}.log"
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed by the owner thread
+        self._log_start = self._log_file.tell()
         spawned = threading.Event()
         self._owner = threading.Thread(
             target=self._own, args=(spawned,), name="vllm-top-supervisor", daemon=True
@@ -190,12 +197,14 @@ class Supervisor:
     # ---- the owner thread -------------------------------------------------------------------
 
     def _own(self, spawned: threading.Event) -> None:
+        assert self._log_file is not None
+        out: int | IO[bytes] = self._log_file if self._detach_output else subprocess.PIPE
         try:
             self._proc = subprocess.Popen(
                 self.spec.argv(),
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdout=out,
+                stderr=out,
                 env=self.spec.child_env(),
                 start_new_session=True,
                 preexec_fn=_die_with_parent if self._die_with_parent else None,
@@ -207,13 +216,18 @@ class Supervisor:
         self._tree[self._proc.pid] = psutil.Process(self._proc.pid).create_time()
         self._set_state(ServerState.STARTING)
         spawned.set()
-        assert self._proc.stdout is not None and self._proc.stderr is not None
-        for stream, pipe in (("stdout", self._proc.stdout), ("stderr", self._proc.stderr)):
-            reader = threading.Thread(
-                target=self._read, args=(stream, pipe), name=f"vllm-top-{stream}", daemon=True
-            )
-            reader.start()
-            self._readers.append(reader)
+        if self._detach_output:
+            follower = threading.Thread(target=self._follow, name="vllm-top-follow", daemon=True)
+            follower.start()
+            self._readers.append(follower)
+        else:
+            assert self._proc.stdout is not None and self._proc.stderr is not None
+            for stream, pipe in (("stdout", self._proc.stdout), ("stderr", self._proc.stderr)):
+                reader = threading.Thread(
+                    target=self._read, args=(stream, pipe), name=f"vllm-top-{stream}", daemon=True
+                )
+                reader.start()
+                self._readers.append(reader)
         self._watch()
         self._finish()
 
@@ -285,11 +299,30 @@ class Supervisor:
                 break
         pipe.close()
 
-    def _take_lines(self, stream: Stream, texts: list[str]) -> None:
+    def _follow(self) -> None:
+        """Detached output: tail the log file the server writes, until it is gone."""
+        assert self.log_path is not None and self._proc is not None
+        splitter = LineSplitter()
+        with open(self.log_path, "rb") as f:
+            f.seek(self._log_start)
+            while True:
+                chunk = f.read(65536)
+                if chunk:
+                    if lines := splitter.feed(chunk):
+                        self._take_lines("stdout", lines, write=False)
+                elif self._proc.poll() is not None:
+                    if lines := splitter.flush():
+                        self._take_lines("stdout", lines, write=False)
+                    return
+                else:
+                    time.sleep(0.05)
+
+    def _take_lines(self, stream: Stream, texts: list[str], write: bool = True) -> None:
         with self._write_lock:
-            assert self._log_file is not None
-            self._log_file.write(("\n".join(texts) + "\n").encode("utf-8", "replace"))
-            self._log_file.flush()
+            if write:
+                assert self._log_file is not None
+                self._log_file.write(("\n".join(texts) + "\n").encode("utf-8", "replace"))
+                self._log_file.flush()
             added = self.buffer.extend(stream, texts, self._clock())
             moved = [p for t in texts if (p := self._feed_tracker(t)) is not None]
         self._emit(LogLinesEvent(added))

@@ -26,6 +26,11 @@ BATCH_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True)
+class RunStarted:
+    t0_monotonic: float  # the run's time 0 on time.monotonic(), shared by all processes
+
+
+@dataclass(frozen=True)
 class RecordsBatch:
     records: list[RequestRecord]
 
@@ -41,7 +46,7 @@ class RunFailed:
     error: str
 
 
-LoadMessage = RecordsBatch | RunFinished | RunFailed
+LoadMessage = RunStarted | RecordsBatch | RunFinished | RunFailed
 
 
 def _child(config: LoadConfig, out: mp.Queue[LoadMessage], cancel_flag: MpEvent) -> None:
@@ -72,7 +77,12 @@ async def _child_main(config: LoadConfig, out: mp.Queue[LoadMessage], flag: MpEv
     # Everything allocated so far lives for the whole run: keep the collector off it.
     gc.freeze()
     pumping = asyncio.create_task(pump())
-    result = await run_load(config, on_record=pending.append, cancel=cancel)
+    result = await run_load(
+        config,
+        on_record=pending.append,
+        cancel=cancel,
+        on_start=lambda t0: out.put(RunStarted(t0)),
+    )
     pumping.cancel()
     if pending:
         out.put(RecordsBatch(pending.copy()))
@@ -80,6 +90,18 @@ async def _child_main(config: LoadConfig, out: mp.Queue[LoadMessage], flag: MpEv
 
 
 class LoadProcess:
+    @staticmethod
+    def prepare() -> None:
+        """Start multiprocessing's resource tracker now, while sys.stderr is the real one.
+
+        The tracker hands sys.stderr's file descriptor to its helper process; inside a Textual
+        app sys.stderr is a capture object without one, and the first start would fail with
+        "bad value(s) in fds_to_keep". Call this before the UI takes over the terminal.
+        """
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+
     def __init__(self, config: LoadConfig) -> None:
         ctx = mp.get_context("spawn")  # no fork of a threaded UI process
         self.config = config
@@ -89,6 +111,7 @@ class LoadProcess:
             target=_child, args=(config, self._queue, self._cancel), daemon=True, name="loadgen"
         )
         self.records: list[RequestRecord] = []
+        self.t0_monotonic: float | None = None
         self.finished: RunFinished | None = None
         self.failed: RunFailed | None = None
 
@@ -125,7 +148,9 @@ class LoadProcess:
         return got
 
     def _take(self, msg: LoadMessage) -> None:
-        if isinstance(msg, RecordsBatch):
+        if isinstance(msg, RunStarted):
+            self.t0_monotonic = msg.t0_monotonic
+        elif isinstance(msg, RecordsBatch):
             self.records.extend(msg.records)
         elif isinstance(msg, RunFinished):
             self.finished = msg

@@ -34,3 +34,60 @@ def rolling(records: Sequence[RequestRecord], now: float, window_s: float = 10.0
         ttft_p50_ms=percentile(ttfts, 50) if ttfts else None,
         ttft_p95_ms=percentile(ttfts, 95) if ttfts else None,
     )
+
+
+@dataclass(frozen=True)
+class Burst:
+    """A finished or running burst placed on the caller's clock (time.monotonic())."""
+
+    t0: float
+    records: Sequence[RequestRecord]
+    end: float | None = None
+
+
+def client_ttft_series(
+    bursts: Sequence[Burst], since: float, bucket_s: float = 2.0
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(p50, p95) of client TTFT in ms, per bucket of first-token time, from `since` on."""
+    buckets: dict[int, list[float]] = {}
+    for burst in bursts:
+        for r in burst.records:
+            if r.ok and r.first_token is not None and (t := r.ttft) is not None:
+                at = burst.t0 + r.first_token
+                if at >= since:
+                    buckets.setdefault(int(at // bucket_s), []).append(t * 1000.0)
+    p50, p95 = [], []
+    for key in sorted(buckets):
+        values = sorted(buckets[key])
+        at = (key + 0.5) * bucket_s
+        p50.append((at, percentile(values, 50)))
+        p95.append((at, percentile(values, 95)))
+    return p50, p95
+
+
+def client_token_rate_series(
+    bursts: Sequence[Burst], since: float, now: float, bucket_s: float = 1.0
+) -> list[tuple[float, float]]:
+    """Output tokens/s measured by the client, each request's tokens spread over its stream."""
+    if now <= since:
+        return []
+    first_key = int(since // bucket_s)
+    counts = [0.0] * (int(now // bucket_s) - first_key + 1)
+    for burst in bursts:
+        for r in burst.records:
+            if not r.ok or r.first_token is None or r.last_token is None or not r.output_tokens:
+                continue
+            start, end = burst.t0 + r.first_token, burst.t0 + r.last_token
+            if end < since:
+                continue
+            span = max(end - start, 1e-6)
+            per_s = r.output_tokens / span
+            t = max(start, since)
+            while t < end and t <= now:
+                key = int(t // bucket_s)
+                step = min(end, (key + 1) * bucket_s) - t
+                index = key - first_key
+                if 0 <= index < len(counts):
+                    counts[index] += per_s * step
+                t += step
+    return [((first_key + i + 0.5) * bucket_s, c / bucket_s) for i, c in enumerate(counts)]

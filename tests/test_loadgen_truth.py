@@ -109,8 +109,9 @@ def test_rate_mode_sends_on_schedule(truth_url: str) -> None:
     result = run(config)
     intended = [r.intended for r in result.records]
     assert intended == pytest.approx([i / 20.0 for i in range(20)])
-    # Dispatch lag: sent within 15 ms of the intended time.
-    assert max(r.queue_delay for r in result.records) < 0.015
+    # Dispatch lag: typically under 5 ms; never more than 50 ms on a busy 2-core machine.
+    lags = sorted(r.queue_delay for r in result.records)
+    assert lags[len(lags) // 2] < 0.005 and lags[-1] < 0.05, lags
     assert all(r.ok for r in result.records)
 
 

@@ -15,7 +15,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from loadgen.config import ConfigError, LoadConfig, load_payloads
+from loadgen.config import DEFAULT_PROMPT, ConfigError, LoadConfig, load_payloads
 from loadgen.process import LoadProcess
 from loadgen.record import RequestRecord
 from loadgen.report import render_report, render_sweep, write_csv
@@ -56,7 +56,7 @@ def build_config(args: argparse.Namespace) -> tuple[LoadConfig, list[int]]:
         ignore_eos=args.ignore_eos,
         stall_timeout=args.stall_timeout,
         seed=args.seed,
-        **({"prompt": args.prompt} if args.prompt else {}),
+        prompt=args.prompt or DEFAULT_PROMPT,
     )
     return config, sweep
 

@@ -97,11 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up if the server is not ready after this many seconds (default 900)",
     )
     serve.add_argument(
+        "--keep-server", action="store_true", help="leave vLLM running when the dashboard quits"
+    )
+    serve.add_argument("--config", help="dashboard config file (default: XDG config dir)")
+    serve.add_argument(
         "--stop-grace",
         type=_positive_float,
         default=15.0,
         help="seconds between SIGTERM and SIGKILL when stopping (default 15)",
     )
+    attach = sub.add_parser(
+        "attach",
+        help="watch a vLLM server started elsewhere",
+        epilog="example: vllm-top attach http://gpu-box:8000/v1",
+    )
+    attach.add_argument("url", help="server URL, with or without /v1")
+    attach.add_argument("--api-key", help="Bearer key (default: $OPENAI_API_KEY)")
+    attach.add_argument("--config", help="dashboard config file (default: XDG config dir)")
     _add_bench(sub)
     snapshot = sub.add_parser(
         "snapshot",
@@ -194,13 +206,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             settings = ServeSettings.from_args(args, tuple(vllm_args))
             settings.validate()
-            if not settings.headless:
-                raise UsageError(
-                    "the interactive dashboard is not available in this version; add --headless"
-                )
-            from tui.headless import run_headless
+            if settings.headless:
+                from tui.headless import run_headless
 
-            return run_headless(settings)
+                return run_headless(settings)
+            from tui.dashboard import run_dashboard_serve
+
+            return run_dashboard_serve(settings, args.config)
+        if args.command == "attach":
+            from tui.dashboard import run_dashboard_attach
+
+            return run_dashboard_attach(args.url, args.api_key, args.config)
         if args.command == "snapshot":
             from tui.snapshot_cmd import run_snapshot
 

@@ -23,7 +23,7 @@ from engine.events import (
 )
 from engine.startup import Phase
 from engine.supervisor import Supervisor, SupervisorError
-from tui.settings import ServeSettings, UsageError
+from tui.settings import ServeSettings, UsageError, build_launch_spec
 
 EXIT_OK = 0
 EXIT_SERVER_FAILED = 1
@@ -59,27 +59,7 @@ class _Printer:
 
 
 def _build_supervisor(settings: ServeSettings, printer: _Printer) -> Supervisor:
-    from engine.demo import DemoBuildError, demo_launch_spec, ensure_demo_model
-    from engine.launch import LaunchSpec
-
-    if settings.demo:
-        printer.line("[vllm-top] preparing the demo model")
-        try:
-            model_dir = ensure_demo_model(settings.python)
-        except DemoBuildError as exc:
-            raise UsageError(str(exc)) from None
-        spec = demo_launch_spec(
-            settings.python, model_dir, settings.host, settings.port, settings.vllm_args
-        )
-    else:
-        assert settings.model is not None
-        spec = LaunchSpec(
-            model=settings.model,
-            python=settings.python,
-            host=settings.host,
-            port=settings.port,
-            extra_args=settings.vllm_args,
-        )
+    spec = build_launch_spec(settings, say=printer.line)
     return Supervisor(spec, log_dir=settings.log_dir, listener=printer)
 
 

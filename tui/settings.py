@@ -6,8 +6,11 @@ import argparse
 import errno
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from engine.launch import LaunchSpec
 
 
 class UsageError(Exception):
@@ -26,6 +29,7 @@ class ServeSettings:
     startup_timeout: float
     stop_grace: float
     vllm_args: tuple[str, ...]
+    keep_server: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, vllm_args: tuple[str, ...]) -> ServeSettings:
@@ -40,6 +44,7 @@ class ServeSettings:
             startup_timeout=args.startup_timeout,
             stop_grace=args.stop_grace,
             vllm_args=vllm_args,
+            keep_server=getattr(args, "keep_server", False),
         )
 
     def validate(self) -> None:
@@ -56,6 +61,29 @@ class ServeSettings:
             raise UsageError(f"model path {self.model} does not exist")
         check_python_has_vllm(self.python)
         check_port_free(self.host, self.port)
+
+
+def build_launch_spec(settings: ServeSettings, say: Callable[[str], None] = print) -> LaunchSpec:
+    """The command line of the server `serve` asks for (building the demo model if needed)."""
+    if settings.demo:
+        from engine.demo import DemoBuildError, demo_launch_spec, ensure_demo_model
+
+        say("[vllm-top] preparing the demo model")
+        try:
+            model_dir = ensure_demo_model(settings.python)
+        except DemoBuildError as exc:
+            raise UsageError(str(exc)) from None
+        return demo_launch_spec(
+            settings.python, model_dir, settings.host, settings.port, settings.vllm_args
+        )
+    assert settings.model is not None
+    return LaunchSpec(
+        model=settings.model,
+        python=settings.python,
+        host=settings.host,
+        port=settings.port,
+        extra_args=settings.vllm_args,
+    )
 
 
 def _looks_like_path(model: str) -> bool:

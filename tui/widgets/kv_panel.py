@@ -1,0 +1,65 @@
+"""KV cache and scheduler: usage bar in tokens, running / waiting, preemptions, prefix hits,
+with short history sparklines."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Sparkline, Static
+
+from engine.metrics_history import MetricsHistory
+from tui.format import bar, count, percent
+
+
+class KvPanel(Vertical):
+    DEFAULT_CSS = """
+    KvPanel { height: auto; padding: 0 1; border: round $primary 50%; }
+    KvPanel .spark-row { height: 1; }
+    KvPanel .spark-row Label { width: 9; color: $text-muted; }
+    KvPanel Sparkline { height: 1; width: 1fr; }
+    """
+    ascii_only = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="kv-text")
+        for name in ("kv", "running", "waiting"):
+            with Horizontal(classes="spark-row"):
+                yield Label(name)
+                yield Sparkline([], id=f"spark-{name}")
+
+    def on_mount(self) -> None:
+        self.border_title = "KV cache & scheduler"
+
+    def show(self, history: MetricsHistory, unavailable: str | None = None) -> None:
+        latest = history.latest
+        text = Text()
+        if unavailable:
+            text.append(f"unknown: {unavailable}\n", style="yellow")
+        if latest is None:
+            self.query_one("#kv-text", Static).update(text or Text("waiting for /metrics…"))
+            return
+        usage = latest.kv_usage
+        cap, used = latest.kv_capacity_tokens, latest.kv_used_tokens
+        style = "red" if usage is not None and usage >= 0.95 else "green"
+        text.append(f"[{bar(usage, 16, self.ascii_only)}]", style=style)
+        text.append(f" {percent(usage)}  {count(used)} / {count(cap)} tok\n")
+        preempt = latest.total("preemptions")
+        recent = history.increase("preemptions", 10.0)
+        text.append(
+            f"running {count(latest.total('running'))}  waiting {count(latest.total('waiting'))}"
+        )
+        text.append(f"  preempted {count(preempt)}")
+        if recent:
+            text.append(f" (+{recent:.0f}/10s)", style="bold red")
+        text.append(f"\nprefix cache hits {percent(latest.prefix_cache_hit_rate, 1)}")
+        if not latest.has_vllm_series:
+            text.append("\nno vllm:* series (--disable-log-stats?)", style="yellow")
+        self.query_one("#kv-text", Static).update(text)
+        for name, value in (
+            ("kv", lambda s: s.kv_usage),
+            ("running", lambda s: s.total("running")),
+            ("waiting", lambda s: s.total("waiting")),
+        ):
+            points = [v for _, v in history.series(value, 120.0) if v is not None]
+            self.query_one(f"#spark-{name}", Sparkline).data = points[-60:] or [0.0]

@@ -1,0 +1,202 @@
+"""The server log: follow / pause, level filter, access-log noise hidden, search, jump to the
+last error, save. Lines are pulled from the supervisor's bounded buffer ten times a second,
+so a flood costs one batch per pull, never one message per line."""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, Log, Static
+
+from engine.logbuffer import LogBuffer, LogLine
+from engine.loglines import Level, is_error_line, parse_line
+
+NOISY_PATHS = ("/health", "/metrics", "/ping", "/load")
+LEVELS = (Level.NONE, Level.INFO, Level.WARNING, Level.ERROR)
+MAX_VIEW_LINES = 5000
+
+
+class LogPanel(Vertical):
+    DEFAULT_CSS = """
+    LogPanel { border: round $primary 50%; height: 1fr; }
+    LogPanel Log { height: 1fr; }
+    LogPanel #log-bar { height: 1; background: $boost; color: $text-muted; }
+    LogPanel #log-search { height: 3; display: none; }
+    LogPanel.searching #log-search { display: block; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.source: LogBuffer | None = None
+        self.unavailable: str | None = None
+        self.min_level = Level.NONE
+        self.hide_access = True
+        self.follow = True
+        self.search_term = ""
+        self._next_seq = 0
+        self._dropped = 0
+        self._shown: deque[tuple[Level, str]] = deque(maxlen=MAX_VIEW_LINES)
+        self._last_level = Level.INFO
+        self._match = -1
+
+    def compose(self) -> ComposeResult:
+        yield Log(id="log-lines", max_lines=MAX_VIEW_LINES, auto_scroll=True)
+        yield Input(placeholder="search the log, Enter to find", id="log-search")
+        yield Static(id="log-bar")
+
+    def on_mount(self) -> None:
+        self.border_title = "Log"
+        self._update_bar()
+
+    # ---- data in --------------------------------------------------------------------------
+
+    def attach(self, source: LogBuffer | None, unavailable: str | None = None) -> None:
+        self.source = source
+        self.unavailable = unavailable
+        self._next_seq = 0
+        self._refill()
+
+    def _classify(self, line: LogLine) -> Level:
+        parsed = parse_line(line.text)
+        if parsed.level is not Level.NONE:
+            self._last_level = parsed.level
+        elif line.text.startswith("Traceback") or is_error_line(line.text):
+            self._last_level = Level.ERROR
+        # Continuation lines (tracebacks, multi-line messages) share their head's level.
+        return self._last_level if parsed.level is Level.NONE else parsed.level
+
+    def _visible(self, level: Level, text: str) -> bool:
+        if level < self.min_level:
+            return False
+        if self.hide_access:
+            parsed = parse_line(text)
+            if parsed.access_path is not None and parsed.access_path.startswith(NOISY_PATHS):
+                return False
+        return True
+
+    def pull(self) -> int:
+        """Take the lines that arrived since the last pull; return how many were shown."""
+        if self.source is None:
+            return 0
+        new = self.source.since(self._next_seq)
+        if not new:
+            return 0
+        if new[0].seq > self._next_seq:
+            self._dropped += new[0].seq - self._next_seq  # fell out of the buffer meanwhile
+        self._next_seq = new[-1].seq + 1
+        shown = []
+        for line in new:
+            level = self._classify(line)
+            self._shown.append((level, line.text))
+            if self._visible(level, line.text):
+                shown.append(line.text)
+        if shown:
+            self.query_one(Log).write_lines(shown)
+        self._update_bar()
+        return len(shown)
+
+    def _refill(self) -> None:
+        log = self.query_one(Log)
+        log.clear()
+        if self.source is None:
+            log.write_line(self.unavailable or "no log")
+            self._update_bar()
+            return
+        if not self._shown and self.source.total:
+            self._next_seq = 0
+            self.pull()
+            return
+        log.write_lines([t for lv, t in self._shown if self._visible(lv, t)])
+        self._update_bar()
+
+    def visible_lines(self) -> list[str]:
+        return [t for lv, t in self._shown if self._visible(lv, t)]
+
+    # ---- actions (bound by the app) ---------------------------------------------------------
+
+    def toggle_follow(self) -> None:
+        self.follow = not self.follow
+        log = self.query_one(Log)
+        log.auto_scroll = self.follow
+        if self.follow:
+            log.scroll_end(animate=False)
+        self._update_bar()
+
+    def cycle_level(self) -> None:
+        self.min_level = LEVELS[(LEVELS.index(self.min_level) + 1) % len(LEVELS)]
+        self._refill()
+
+    def toggle_access(self) -> None:
+        self.hide_access = not self.hide_access
+        self._refill()
+
+    def open_search(self) -> None:
+        self.add_class("searching")
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.search_term = event.value
+        self.remove_class("searching")
+        self._match = -1
+        self.find(forward=True)
+
+    def find(self, forward: bool = True) -> bool:
+        """Move to the next (or previous) visible line containing the search term."""
+        if not self.search_term:
+            return False
+        lines = self.visible_lines()
+        needle = self.search_term.lower()
+        hits = [i for i, t in enumerate(lines) if needle in t.lower()]
+        if not hits:
+            self._match = -1
+            self._update_bar(f"'{self.search_term}' not found")
+            return False
+        if forward:
+            after = [i for i in hits if i > self._match]
+            self._match = after[0] if after else hits[0]
+        else:
+            before = [i for i in hits if i < self._match]
+            self._match = before[-1] if before else hits[-1]
+        self._goto(self._match, f"'{self.search_term}' {hits.index(self._match) + 1}/{len(hits)}")
+        return True
+
+    def jump_to_last_error(self) -> bool:
+        lines = [(lv, t) for lv, t in self._shown if self._visible(lv, t)]
+        errors = [i for i, (lv, _) in enumerate(lines) if lv >= Level.ERROR]
+        if not errors:
+            self._update_bar("no error in the log")
+            return False
+        self._goto(errors[-1], "last error")
+        return True
+
+    def _goto(self, index: int, note: str) -> None:
+        self.follow = False
+        log = self.query_one(Log)
+        log.auto_scroll = False
+        log.scroll_to(y=max(0, index - 2), animate=False)
+        self._update_bar(f"{note} (line {index + 1}); f to follow again")
+
+    def save(self, path: Path) -> Path:
+        path.write_text("\n".join(self.visible_lines()) + "\n", encoding="utf-8")
+        self._update_bar(f"saved {path}")
+        return path
+
+    def _update_bar(self, note: str = "") -> None:
+        level = "all" if self.min_level is Level.NONE else f"{self.min_level.name.lower()}+"
+        parts = [
+            "following" if self.follow else "PAUSED",
+            f"level {level}",
+            "access log hidden" if self.hide_access else "access log shown",
+        ]
+        if self._dropped:
+            parts.append(f"{self._dropped:,} lines only on disk")
+        if note:
+            parts.append(note)
+        bar = Text(" · ".join(parts))
+        if self.is_mounted:
+            self.query_one("#log-bar", Static).update(bar)
