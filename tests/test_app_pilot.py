@@ -1,0 +1,189 @@
+"""The dashboard's behaviour, driven with Textual's Pilot."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from engine.events import ServerState
+from engine.logbuffer import LogBuffer
+from engine.loglines import Level
+from engine.session import AttachedSession
+from engine.supervisor import Supervisor
+from tests.helpers import FIXTURES, free_port
+from tui.app import ATTACHED_LOG_NOTE, BurstFinished, CockpitApp
+from tui.config import UiConfig
+from tui.screens.modals import BurstFormScreen, HelpScreen, ReportScreen
+from tui.widgets.log_panel import MAX_VIEW_LINES, LogPanel
+
+
+async def wait_for(pilot: object, predicate: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+    return bool(predicate())  # type: ignore[operator]
+
+
+@pytest.mark.vllm
+async def test_b_fires_a_burst_that_runs_to_its_report(demo_server: Supervisor) -> None:
+    messages: list[Message] = []
+    app = CockpitApp(AttachedSession(demo_server.base_url), UiConfig(refresh_interval=0.5))
+    async with app.run_test(size=(160, 48), message_hook=messages.append) as pilot:
+        assert await wait_for(pilot, lambda: app.session.state is ServerState.READY, 30)
+        assert await wait_for(pilot, lambda: app.history.latest is not None, 30)
+        await pilot.press("b")
+        finished = lambda: [m for m in messages if isinstance(m, BurstFinished)]  # noqa: E731
+        assert await wait_for(pilot, lambda: bool(finished()), 240)
+        [done] = finished()
+        assert done.error is None and done.summary is not None
+        assert done.summary.requests == 100 and done.summary.success_rate >= 0.95
+        assert done.summary.tokens_exact
+        # The load panel lists the burst, the report is one key away.
+        assert app.query_one("#burst-table", DataTable).row_count == 1
+        status = str(app.query_one("#load-status", Static).render())
+        assert "100 ok" in status or f"{done.summary.succeeded} ok" in status
+        assert "TTFT p50" in status
+        await pilot.press("R")
+        assert isinstance(app.screen, ReportScreen)
+        assert "Latency" in app.screen.report and "TTFT" in app.screen.report
+        await pilot.press("escape")
+        # The charts have the client's own points and the server's histogram deltas.
+        assert app.bursts and app.bursts[-1].records
+        await pilot.pause(1.5)
+        assert app.history.quantile_series("ttft", 0.5, 120)
+        kv_text = str(app.query_one("#kv-text", Static).render())
+        assert "/ 2,048 tok" in kv_text
+        await pilot.press("q")
+    # Attached: quitting leaves the server alone.
+    assert app.return_code == 0
+    assert demo_server.state is ServerState.READY
+
+
+async def test_keys_modals_and_an_unreachable_server(tmp_path: Path) -> None:
+    app = CockpitApp(AttachedSession(f"http://127.0.0.1:{free_port()}"), UiConfig())
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert await wait_for(pilot, lambda: app.session.state is ServerState.EXITED, 10)
+        log = app.query_one(LogPanel)
+        assert log.visible_lines() == [] and log.unavailable == ATTACHED_LOG_NOTE
+        await pilot.press("b")
+        assert any("not ready" in n.message for n in app._notifications)
+        await pilot.press("x")
+        assert any("no burst is running" in n.message for n in app._notifications)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        ids = {row[2] for row in app.screen.rows}
+        assert {"fire-burst", "burst-form", "cancel-burst", "quit", "log-search"} <= ids
+        await pilot.press("escape")
+        await pilot.press("B")
+        assert isinstance(app.screen, BurstFormScreen)
+        form = app.screen
+        form.query_one("#requests").value = "0"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        assert "greater than 0" in str(form.query_one("#form-error", Static).render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, BurstFormScreen)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_keymap_from_the_config_remaps_a_binding() -> None:
+    config = UiConfig(keymap={"fire-burst": "space"})
+    app = CockpitApp(AttachedSession("http://127.0.0.1:9"), config, start_workers=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        row = next(r for r in app.screen.rows if r[2] == "fire-burst")
+        assert "space" in row[0].lower()
+        await pilot.press("escape")
+        await pilot.press("space")
+        assert any("not ready" in n.message for n in app._notifications)
+
+
+async def test_layout_is_compact_on_a_small_terminal() -> None:
+    app = CockpitApp(AttachedSession("http://127.0.0.1:9"), UiConfig(), start_workers=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.screen.has_class("compact")
+        assert not app.query_one("#charts").display or not app.query_one("#charts").size.area
+        await pilot.press("c")
+        assert app.screen.has_class("show-charts")
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        assert not app.screen.has_class("compact")
+
+
+class LogApp(App[None]):
+    def __init__(self, buffer: LogBuffer) -> None:
+        super().__init__()
+        self.buffer = buffer
+
+    def compose(self) -> ComposeResult:
+        yield LogPanel(id="log")
+
+    def on_mount(self) -> None:
+        self.query_one(LogPanel).attach(self.buffer)
+
+
+def real_log() -> LogBuffer:
+    buffer = LogBuffer()
+    for name, stream in (("stdout", "stdout"), ("stderr", "stderr")):
+        text = (FIXTURES / f"vllm-0.32-cpu-demo.{name}.log").read_text()
+        buffer.extend(stream, text.splitlines(), 0.0)  # type: ignore[arg-type]
+    buffer.extend("stdout", ['INFO:     127.0.0.1:1 - "GET /metrics HTTP/1.1" 200 OK'] * 5, 0.0)
+    buffer.extend(
+        "stdout", ["(APIServer pid=1) ERROR 11-21 20:10:00 [core.py:1] EngineCore died"], 0.0
+    )
+    return buffer
+
+
+async def test_log_panel_filters_searches_and_finds_errors(tmp_path: Path) -> None:
+    buffer = real_log()
+    app = LogApp(buffer)
+    async with app.run_test(size=(140, 30)) as pilot:
+        panel = app.query_one(LogPanel)
+        visible = panel.visible_lines()
+        assert visible and not any("GET /metrics" in t for t in visible)  # noise hidden
+        panel.toggle_access()
+        # The five added and the one in the captured log (a scrape while it was recorded).
+        assert sum("GET /metrics" in t for t in panel.visible_lines()) == 6
+        panel.toggle_access()
+        panel.cycle_level()  # info+
+        panel.cycle_level()  # warning+
+        assert panel.min_level is Level.WARNING
+        warned = panel.visible_lines()
+        assert warned and all("INFO " not in t for t in warned if t.startswith("("))
+        panel.cycle_level()  # error+
+        assert panel.visible_lines()[-1].endswith("EngineCore died")
+        panel.cycle_level()  # back to all
+        panel.search_term = "KV cache size"
+        assert panel.find(forward=True)
+        assert not panel.follow
+        assert panel.jump_to_last_error()
+        saved = panel.save(tmp_path / "log.txt")
+        assert "CPU KV cache size: 2,048 tokens" in saved.read_text()
+        await pilot.press("f")  # not bound in this bare app: follow is toggled by the method
+        panel.toggle_follow()
+        assert panel.follow
+
+
+async def test_a_log_flood_stays_bounded() -> None:
+    buffer = LogBuffer(max_lines=20_000)
+    app = LogApp(buffer)
+    async with app.run_test(size=(100, 20)):
+        panel = app.query_one(LogPanel)
+        for chunk in range(10):
+            buffer.extend("stdout", [f"line {chunk}-{i}" for i in range(5_000)], 0.0)
+            panel.pull()
+        assert len(panel.visible_lines()) == MAX_VIEW_LINES
+        assert panel.visible_lines()[-1] == "line 9-4999"
+        # Pulled every 5,000 lines: nothing fell out of the buffer between pulls.
+        assert panel._dropped == 0
+        buffer.extend("stdout", [f"burst {i}" for i in range(50_000)], 0.0)
+        panel.pull()
+        assert panel._dropped == 30_000  # only on disk now, and the bar says so

@@ -1,0 +1,85 @@
+"""The installed `vllm-top` in a real terminal (tmux, 80x24) against the real demo server:
+fire a burst with `b`, read the screen, quit with `q`, and check that no vLLM is left."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.helpers import free_port
+from tests.test_headless_cli import _env, _vllm_top
+
+pytestmark = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+def screen(session: str) -> str:
+    return tmux("capture-pane", "-t", session, "-p")
+
+
+def wait_screen(session: str, pattern: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = screen(session)
+        if re.search(pattern, text):
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"{pattern!r} never appeared; the screen was:\n{text}")
+
+
+def vllm_processes(port: int) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "vllm.entrypoints" in cmd and f"--port {port}" in cmd:
+            found.append(p)
+    return found
+
+
+def test_burst_from_the_keyboard_in_a_real_terminal(tmp_path: Path) -> None:
+    port = free_port()
+    session = f"vllm-top-e2e-{os.getpid()}"
+    env = _env(tmp_path)
+    exports = " ".join(f"{k}={v}" for k, v in env.items() if k.startswith("XDG_"))
+    command = (
+        f"env {exports} {_vllm_top()} serve --demo --port {port}; echo EXIT-CODE $?; sleep 300"
+    )
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
+    try:
+        wait_screen(session, r"● READY", 240)
+        servers = vllm_processes(port)
+        assert servers, "the dashboard did not start vLLM"
+        # The whole tree: API server, engine core, worker.
+        tree = [p for s in servers for p in (s, *s.children(recursive=True))]
+        tmux("send-keys", "-t", session, "b")
+        text = wait_screen(session, r"✓ 100 req, c=10, 128 tok: \d+ ok", 240)
+        # The report's figures are on the screen: throughput and TTFT.
+        assert re.search(r"[\d.]+ req/s", text)
+        assert re.search(r"[\d,]+ tok/s", text)
+        assert re.search(r"TTFT p50 [\d.,]+ ms", text)
+        assert re.search(r"1\s+100 req, c=10, 128 tok\s+\d+%", text), text  # the history row
+        tmux("send-keys", "-t", session, "q")
+        wait_screen(session, r"EXIT-CODE 0", 60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and vllm_processes(port):
+            time.sleep(0.5)
+        assert vllm_processes(port) == []
+        assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        for p in vllm_processes(port):
+            p.kill()
