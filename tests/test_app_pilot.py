@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
 from textual.message import Message
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from engine.events import ServerState
@@ -22,13 +25,13 @@ from tui.screens.modals import BurstFormScreen, HelpScreen, ReportScreen
 from tui.widgets.log_panel import MAX_VIEW_LINES, LogPanel
 
 
-async def wait_for(pilot: object, predicate: object, timeout: float) -> bool:
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
-        await pilot.pause(0.2)  # type: ignore[attr-defined]
-    return bool(predicate())  # type: ignore[operator]
+        await pilot.pause(0.2)
+    return predicate()
 
 
 @pytest.mark.vllm
@@ -39,7 +42,10 @@ async def test_b_fires_a_burst_that_runs_to_its_report(demo_server: Supervisor) 
         assert await wait_for(pilot, lambda: app.session.state is ServerState.READY, 30)
         assert await wait_for(pilot, lambda: app.history.latest is not None, 30)
         await pilot.press("b")
-        finished = lambda: [m for m in messages if isinstance(m, BurstFinished)]  # noqa: E731
+
+        def finished() -> list[BurstFinished]:
+            return [m for m in messages if isinstance(m, BurstFinished)]
+
         assert await wait_for(pilot, lambda: bool(finished()), 240)
         [done] = finished()
         assert done.error is None and done.summary is not None

@@ -9,6 +9,7 @@ bounded buffer on a timer. Workers reach the UI only through messages.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -50,6 +52,7 @@ from tui.widgets.status_panel import StatusPanel, StatusView
 
 COMPACT_WIDTH = 120
 COMPACT_HEIGHT = 36
+IDLE_CHART_INTERVAL_S = 10.0
 ATTACHED_LOG_NOTE = (
     "log not available when attached: vllm-top sees only what the server exposes over HTTP "
     "(/health, /metrics, /v1/models)"
@@ -161,6 +164,8 @@ class CockpitApp(App[int]):
         self.last_report: str | None = None
         self.exit_detail: str | None = None
         self.chart_window = config.chart_window
+        self._charts_drawn_at = float("-inf")
+        self._drawn_state: ServerState | None = None
         self._load: LoadProcess | None = None
         self._device = device_sampler or DeviceSampler(
             root_pid=lambda: session.pid, interval=max(config.refresh_interval, 0.5), clock=clock
@@ -203,9 +208,12 @@ class CockpitApp(App[int]):
             self._start_session()
             self._device.start()
             self._poll_server()
-            self.set_interval(0.1, self._pull_log)
+            if self.session.log is not None:
+                self.set_interval(0.1, self._pull_log)
             self.set_interval(self.config.refresh_interval, self.refresh_panels)
         self.refresh_panels()
+        # Everything built so far lives as long as the app: keep full collections off it.
+        gc.freeze()
 
     def on_resize(self, event: Any) -> None:
         self._apply_compact(event.size.width, event.size.height)
@@ -228,7 +236,9 @@ class CockpitApp(App[int]):
         worker = get_current_worker()
         while not worker.is_cancelled:
             if isinstance(self.session, AttachedSession):
-                self.session.check()
+                before = self.session.state
+                if self.session.check() is not before:
+                    self.post_message(MetricsSampled(None, None))
             if self.session.state in (ServerState.READY, ServerState.DEAD):
                 try:
                     sample = scrape(self.session.base_url, self.clock())
@@ -316,7 +326,9 @@ class CockpitApp(App[int]):
         self.metrics_error = message.error
         if message.sample is not None:
             self.history.add(message.sample)
-        self.refresh_panels()
+        # Drawn by the refresh timer, one frame a second, unless the server's state changed.
+        if self.session.state is not self._drawn_state:
+            self.refresh_panels()
 
     @on(ServerEventArrived)
     def _server_event(self, message: ServerEventArrived) -> None:
@@ -355,6 +367,7 @@ class CockpitApp(App[int]):
         self.query_one(LoadPanel).show_result(message.label, message.summary)
         self.last_report = render_report(message.summary, title=f"vllm-top burst: {message.label}")
         self.refresh_panels()
+        self._refresh_charts()  # the burst's last points, whatever the idle chart cadence
 
     def _set_running_burst(
         self, t0: float | None, records: list[RequestRecord], finished: bool = False
@@ -379,9 +392,14 @@ class CockpitApp(App[int]):
         log.pull()
 
     def refresh_panels(self) -> None:
+        try:
+            self.query_one(StatusPanel)
+        except (NoMatches, ScreenStackError):
+            return  # shutting down: a late message found the panels gone
         session = self.session
         tracker = session.tracker
         state = session.state
+        self._drawn_state = state
         phase = None
         if tracker is not None and state is ServerState.STARTING:
             phase = f"{tracker.phase.label} ({duration(tracker.elapsed())})"
@@ -419,10 +437,16 @@ class CockpitApp(App[int]):
             )
         self.query_one(KvPanel).show(self.history, self.metrics_error)
         self.query_one(DevicePanel).show(self._device.latest)
-        self._refresh_charts()
+        # Charts are the costliest frame. With nothing happening they only scroll: every 10 s
+        # is enough then (it keeps an idle cockpit under 3% of a core).
+        generating = self.history.rate("generation_tokens", 5.0)
+        active = self.burst_running or bool(generating)
+        if active or self.clock() - self._charts_drawn_at >= IDLE_CHART_INTERVAL_S:
+            self._refresh_charts()
 
     def _refresh_charts(self) -> None:
         now = self.clock()
+        self._charts_drawn_at = now
         span = self.chart_window
         client_p50, client_p95 = client_ttft_series(self.bursts, now - span)
         self.query_one(ChartPanel).show(

@@ -4,13 +4,13 @@ the CPU and memory of the vLLM process tree instead."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from engine.device_sampler import DeviceSample
 from tui.format import bar, gib
+from tui.widgets.text_panel import TextPanel
 
 
-class DevicePanel(Static):
+class DevicePanel(TextPanel):
     DEFAULT_CSS = "DevicePanel { height: auto; padding: 0 1; border: round $primary 50%; }"
     ascii_only = False
 
@@ -19,7 +19,7 @@ class DevicePanel(Static):
 
     def show(self, sample: DeviceSample | None) -> None:
         if sample is None:
-            self.update(Text("sampling…", style="dim"))
+            self.show_text(Text("sampling…", style="dim"))
             return
         text = Text()
         width = 12
@@ -47,4 +47,4 @@ class DevicePanel(Static):
                 pcpu = "?" if proc.cpu_percent is None else f"{proc.cpu_percent:.0f}%"
                 gpu_mem = "" if proc.gpu_bytes is None else f" GPU {gib(proc.gpu_bytes)}"
                 text.append(f"\n {proc.role[:22]:<22} {pcpu:>5} {gib(proc.rss_bytes)}{gpu_mem}")
-        self.update(text)
+        self.show_text(text)

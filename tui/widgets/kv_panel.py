@@ -6,10 +6,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, Sparkline, Static
+from textual.widgets import Label, Sparkline
 
 from engine.metrics_history import MetricsHistory
 from tui.format import bar, count, percent
+from tui.widgets.text_panel import TextPanel
 
 
 class KvPanel(Vertical):
@@ -22,7 +23,7 @@ class KvPanel(Vertical):
     ascii_only = False
 
     def compose(self) -> ComposeResult:
-        yield Static(id="kv-text")
+        yield TextPanel(id="kv-text")
         for name in ("kv", "running", "waiting"):
             with Horizontal(classes="spark-row"):
                 yield Label(name)
@@ -37,7 +38,7 @@ class KvPanel(Vertical):
         if unavailable:
             text.append(f"unknown: {unavailable}\n", style="yellow")
         if latest is None:
-            self.query_one("#kv-text", Static).update(text or Text("waiting for /metrics…"))
+            self.query_one("#kv-text", TextPanel).show_text(text or Text("waiting for /metrics…"))
             return
         usage = latest.kv_usage
         cap, used = latest.kv_capacity_tokens, latest.kv_used_tokens
@@ -55,11 +56,13 @@ class KvPanel(Vertical):
         text.append(f"\nprefix cache hits {percent(latest.prefix_cache_hit_rate, 1)}")
         if not latest.has_vllm_series:
             text.append("\nno vllm:* series (--disable-log-stats?)", style="yellow")
-        self.query_one("#kv-text", Static).update(text)
+        self.query_one("#kv-text", TextPanel).show_text(text)
         for name, value in (
             ("kv", lambda s: s.kv_usage),
             ("running", lambda s: s.total("running")),
             ("waiting", lambda s: s.total("waiting")),
         ):
-            points = [v for _, v in history.series(value, 120.0) if v is not None]
-            self.query_one(f"#spark-{name}", Sparkline).data = points[-60:] or [0.0]
+            points = [v for _, v in history.series(value, 120.0) if v is not None][-60:] or [0.0]
+            spark = self.query_one(f"#spark-{name}", Sparkline)
+            if spark.data != points:
+                spark.data = points

@@ -16,7 +16,8 @@ class LoadPanel(Vertical):
     DEFAULT_CSS = """
     LoadPanel { border: round $primary 50%; height: auto; max-height: 16; }
     LoadPanel #load-status { height: auto; padding: 0 1; }
-    LoadPanel ProgressBar { padding: 0 1; height: 1; }
+    LoadPanel ProgressBar { padding: 0 1; height: 1; display: none; }
+    LoadPanel.active ProgressBar { display: block; }
     LoadPanel DataTable { height: auto; max-height: 7; }
     """
 
@@ -58,6 +59,8 @@ class LoadPanel(Vertical):
         ttft_p50: float | None,
         tokens_per_s: float,
     ) -> None:
+        # Shown only with a burst: an idle, indeterminate bar animates (and redraws) forever.
+        self.add_class("active")
         bar = self.query_one(ProgressBar)
         bar.update(total=total, progress=done)
         text = Text(f"▶ {label}: ", style="bold yellow")
@@ -66,6 +69,7 @@ class LoadPanel(Vertical):
         self.query_one("#load-status", Static).update(text)
 
     def show_result(self, label: str, summary: Summary) -> None:
+        self.add_class("active")
         self.runs += 1
         s = summary
         text = Text(f"✓ {label}: " if s.failed == 0 else f"! {label}: ", style="bold")

@@ -39,7 +39,8 @@ class LogPanel(Vertical):
         self.search_term = ""
         self._next_seq = 0
         self._dropped = 0
-        self._shown: deque[tuple[Level, str]] = deque(maxlen=MAX_VIEW_LINES)
+        # (level, is access-log noise, text): each line is parsed once, when it arrives.
+        self._shown: deque[tuple[Level, bool, str]] = deque(maxlen=MAX_VIEW_LINES)
         self._last_level = Level.INFO
         self._match = -1
 
@@ -60,23 +61,19 @@ class LogPanel(Vertical):
         self._next_seq = 0
         self._refill()
 
-    def _classify(self, line: LogLine) -> Level:
+    def _classify(self, line: LogLine) -> tuple[Level, bool, str]:
         parsed = parse_line(line.text)
         if parsed.level is not Level.NONE:
             self._last_level = parsed.level
         elif line.text.startswith("Traceback") or is_error_line(line.text):
             self._last_level = Level.ERROR
+        noise = parsed.access_path is not None and parsed.access_path.startswith(NOISY_PATHS)
         # Continuation lines (tracebacks, multi-line messages) share their head's level.
-        return self._last_level if parsed.level is Level.NONE else parsed.level
+        level = self._last_level if parsed.level is Level.NONE else parsed.level
+        return level, noise, line.text
 
-    def _visible(self, level: Level, text: str) -> bool:
-        if level < self.min_level:
-            return False
-        if self.hide_access:
-            parsed = parse_line(text)
-            if parsed.access_path is not None and parsed.access_path.startswith(NOISY_PATHS):
-                return False
-        return True
+    def _visible(self, level: Level, noise: bool) -> bool:
+        return level >= self.min_level and not (noise and self.hide_access)
 
     def pull(self) -> int:
         """Take the lines that arrived since the last pull; return how many were shown."""
@@ -90,10 +87,10 @@ class LogPanel(Vertical):
         self._next_seq = new[-1].seq + 1
         shown = []
         for line in new:
-            level = self._classify(line)
-            self._shown.append((level, line.text))
-            if self._visible(level, line.text):
-                shown.append(line.text)
+            entry = self._classify(line)
+            self._shown.append(entry)
+            if self._visible(entry[0], entry[1]):
+                shown.append(entry[2])
         if shown:
             self.query_one(Log).write_lines(shown)
         self._update_bar()
@@ -110,11 +107,11 @@ class LogPanel(Vertical):
             self._next_seq = 0
             self.pull()
             return
-        log.write_lines([t for lv, t in self._shown if self._visible(lv, t)])
+        log.write_lines(self.visible_lines())
         self._update_bar()
 
     def visible_lines(self) -> list[str]:
-        return [t for lv, t in self._shown if self._visible(lv, t)]
+        return [t for lv, noise, t in self._shown if self._visible(lv, noise)]
 
     # ---- actions (bound by the app) ---------------------------------------------------------
 
@@ -166,8 +163,8 @@ class LogPanel(Vertical):
         return True
 
     def jump_to_last_error(self) -> bool:
-        lines = [(lv, t) for lv, t in self._shown if self._visible(lv, t)]
-        errors = [i for i, (lv, _) in enumerate(lines) if lv >= Level.ERROR]
+        levels = [lv for lv, noise, _ in self._shown if self._visible(lv, noise)]
+        errors = [i for i, lv in enumerate(levels) if lv >= Level.ERROR]
         if not errors:
             self._update_bar("no error in the log")
             return False

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from engine.startup import Phase, StartupFacts
 from tui.format import count, duration
+from tui.widgets.text_panel import TextPanel
 
 
-class StartupPanel(Static):
+class StartupPanel(TextPanel):
     DEFAULT_CSS = "StartupPanel { height: auto; padding: 0 1; border: round $primary 50%; }"
 
     def on_mount(self) -> None:
@@ -30,7 +30,7 @@ class StartupPanel(Static):
             spent = f" {duration(took)}" if took is not None and phase <= current else ""
             text.append(f"{mark} {phase.label}{spent}\n", style=style)
         text.append(f"elapsed {duration(elapsed)}", style="dim")
-        self.update(text)
+        self.show_text(text)
 
     def show_summary(
         self,
@@ -54,4 +54,4 @@ class StartupPanel(Static):
             parts.append(f"weights {facts.weights_load_s:.2f}s")
         if elapsed is not None:
             parts.append(f"ready after {duration(elapsed)}")
-        self.update(Text(" · ".join(parts)))
+        self.show_text(Text(" · ".join(parts)))

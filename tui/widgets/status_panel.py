@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import Static
 
 from engine.events import ServerState
 from tui.format import duration
+from tui.widgets.text_panel import TextPanel
 
 _STYLE = {
     ServerState.READY: "bold green",
@@ -35,7 +35,7 @@ class StatusView:
     detail: str | None = None  # e.g. the exit cause
 
 
-class StatusPanel(Static):
+class StatusPanel(TextPanel):
     DEFAULT_CSS = "StatusPanel { height: auto; padding: 0 1; background: $boost; }"
 
     def show(self, view: StatusView) -> None:
@@ -54,4 +54,4 @@ class StatusPanel(Static):
             text.append(f"  shared: {view.tunnel_url}", style="bold magenta")
         if view.detail:
             text.append(f"\n{view.detail}", style="red")
-        self.update(text)
+        self.show_text(text)
