@@ -75,8 +75,12 @@ def test_bad_flags(args: list[str], words: list[str]) -> None:
     assert_usage_error(run_cli(*args), *words)
 
 
-def test_dashboard_not_yet_available_is_said_plainly() -> None:
-    assert_usage_error(run_cli("serve", "--demo"), "--headless")
+def test_dashboard_without_a_terminal_says_so_and_starts_nothing() -> None:
+    # No tty here (captured pipes): nothing is launched, the way out is named.
+    assert_usage_error(
+        run_cli("serve", "--demo", "--port", str(free_port())), "terminal", "--headless"
+    )
+    assert_usage_error(run_cli("attach", "http://127.0.0.1:9"), "terminal", "snapshot")
 
 
 def test_help_lists_the_serve_command() -> None:

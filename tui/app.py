@@ -53,6 +53,7 @@ from tui.widgets.status_panel import StatusPanel, StatusView
 COMPACT_WIDTH = 120
 COMPACT_HEIGHT = 36
 IDLE_CHART_INTERVAL_S = 10.0
+BURST_SCRAPE_INTERVAL_S = 0.25
 ATTACHED_LOG_NOTE = (
     "log not available when attached: vllm-top sees only what the server exposes over HTTP "
     "(/health, /metrics, /v1/models)"
@@ -247,7 +248,10 @@ class CockpitApp(App[int]):
                     self.post_message(MetricsSampled(None, str(exc)))
                 if self.version is None or self.max_model_len is None:
                     self._fetch_identity()
-            time.sleep(self.config.refresh_interval)
+            # A demo burst can be over in 3 s: sample it 4 times a second, idle once a second.
+            time.sleep(
+                BURST_SCRAPE_INTERVAL_S if self._load is not None else self.config.refresh_interval
+            )
 
     def _fetch_identity(self) -> None:
         from engine.snapshot import _get_json
@@ -355,6 +359,7 @@ class CockpitApp(App[int]):
             window.output_token_rate,
         )
         self._set_running_burst(message.t0, records)
+        self.query_one(KvPanel).show(self.history, self.metrics_error)
 
     @on(BurstFinished)
     def _burst_finished(self, message: BurstFinished) -> None:

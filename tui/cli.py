@@ -190,6 +190,11 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def _need_terminal(command: str, hint: str) -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(f"the dashboard needs a terminal (stdin and stdout are not one); {hint}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     # Everything after the first `--` belongs to vLLM, flags included.
@@ -210,10 +215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from tui.headless import run_headless
 
                 return run_headless(settings)
+            _need_terminal("serve", "or use --headless")
             from tui.dashboard import run_dashboard_serve
 
             return run_dashboard_serve(settings, args.config)
         if args.command == "attach":
+            _need_terminal("attach", "or use vllm-top snapshot --json for a script")
             from tui.dashboard import run_dashboard_attach
 
             return run_dashboard_attach(args.url, args.api_key, args.config)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 
 from engine.session import AttachedSession, SupervisedSession
+from tui.app import CockpitApp
 from tui.config import load_ui_config
 from tui.settings import ServeSettings, build_launch_spec
 
@@ -14,14 +17,30 @@ def run_dashboard_serve(settings: ServeSettings, config_file: str | None) -> int
     ui = load_ui_config(Path(config_file) if config_file else None)
     spec = build_launch_spec(settings)
     session = SupervisedSession(spec, log_dir=settings.log_dir, keep_on_exit=settings.keep_server)
-    from tui.app import CockpitApp
 
     app = CockpitApp(session, ui, keep_server=settings.keep_server)
-    code = app.run()
-    if settings.keep_server and session.pid is not None:
+    code = _run_with_signals(app)
+    if not settings.keep_server:
+        # However the app ended (q, a signal, an exception), the server does not outlive it.
+        session.stop(settings.stop_grace)
+    elif session.pid is not None:
         print(f"vllm-top: vLLM keeps running (pid {session.pid}) at {session.base_url}/v1")
         print(f"vllm-top: its log goes on in {session.log_path}")
     return code or 0
+
+
+def _run_with_signals(app: CockpitApp) -> int | None:
+    """SIGTERM and SIGHUP (the SSH connection dropped) end the app like `q` does."""
+
+    def ended(signum: int, _frame: FrameType | None) -> None:
+        app.exit(128 + signum)
+
+    previous = {sig: signal.signal(sig, ended) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return app.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_dashboard_attach(url: str, api_key: str | None, config_file: str | None) -> int:
@@ -29,4 +48,4 @@ def run_dashboard_attach(url: str, api_key: str | None, config_file: str | None)
     session = AttachedSession(url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or None)
     from tui.app import CockpitApp
 
-    return CockpitApp(session, ui).run() or 0
+    return _run_with_signals(CockpitApp(session, ui)) or 0

@@ -1,0 +1,60 @@
+"""Screenshots for the README: the real dashboard supervising the real demo during a burst.
+
+    python -m bench.screenshots [--out docs]
+
+Starts the demo server through the dashboard (160x48, headless Textual), fires the default
+burst with `b`, and saves SVGs mid-burst and after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from engine.demo import demo_launch_spec, ensure_demo_model
+from engine.events import ServerState
+from engine.session import SupervisedSession
+from tui.app import CockpitApp
+from tui.config import UiConfig
+from tui.settings import check_port_free
+
+
+async def shoot(out: Path, port: int) -> None:
+    check_port_free("127.0.0.1", port)
+    spec = demo_launch_spec(sys.executable, ensure_demo_model(sys.executable), port=port)
+    session = SupervisedSession(spec)
+    app = CockpitApp(session, UiConfig())
+    async with app.run_test(size=(160, 48)) as pilot:
+        deadline = time.monotonic() + 300
+        while session.state is not ServerState.READY and time.monotonic() < deadline:
+            await pilot.pause(1)
+        await pilot.pause(4)
+        app.save_screenshot(str(out / "dashboard-ready.svg"))
+        await pilot.press("b")
+        while not app.bursts or len(app.bursts[-1].records) < 40:
+            await pilot.pause(0.25)
+        await pilot.pause(1.5)
+        app.save_screenshot(str(out / "dashboard-burst.svg"))
+        while app.last_report is None:
+            await pilot.pause(0.5)
+        await pilot.pause(3)
+        app.save_screenshot(str(out / "dashboard-after.svg"))
+        session.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="docs")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    asyncio.run(shoot(out, args.port))
+    print(f"saved {sorted(p.name for p in out.glob('dashboard-*.svg'))} in {out}")
+
+
+if __name__ == "__main__":
+    main()
