@@ -18,7 +18,8 @@ from engine.metrics import MetricsSample, ScrapeError, scrape
 from engine.urls import normalize_base_url
 
 
-def _get_json(url: str, api_key: str | None, timeout: float) -> tuple[int | None, Any]:
+def get_json(url: str, api_key: str | None, timeout: float) -> tuple[int | None, Any]:
+    """GET a JSON document: (status, data); (None, None) when no answer came."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         with urllib.request.urlopen(
@@ -68,10 +69,10 @@ def take_snapshot(
         snap["detail"] = f"GET /health answered {status}: not a vLLM server?"
         return snap
     snap["state"] = {Health.READY: "ready", Health.DEAD: "dead"}.get(health, "starting")
-    _, version = _get_json(base + "/version", None, timeout)
+    _, version = get_json(base + "/version", None, timeout)
     if isinstance(version, dict):
         snap["version"] = version.get("version")
-    code, models = _get_json(base + "/v1/models", api_key, timeout)
+    code, models = get_json(base + "/v1/models", api_key, timeout)
     if code == 401:
         snap["detail"] = "/v1/models needs an API key (--api-key)"
     elif isinstance(models, dict) and isinstance(models.get("data"), list):

@@ -193,3 +193,32 @@ async def test_a_log_flood_stays_bounded() -> None:
         buffer.extend("stdout", [f"burst {i}" for i in range(50_000)], 0.0)
         panel.pull()
         assert panel._dropped == 30_000  # only on disk now, and the bar says so
+
+
+def test_terminal_without_unicode_is_detected() -> None:
+    from tui.format import terminal_lacks_unicode
+
+    assert terminal_lacks_unicode({"LANG": "C"}, "utf-8")
+    assert terminal_lacks_unicode({"LC_ALL": "en_US.ISO-8859-1"}, "utf-8")
+    assert not terminal_lacks_unicode({"LANG": "en_US.UTF-8"}, "utf-8")
+    assert terminal_lacks_unicode({}, "ascii")
+    assert not terminal_lacks_unicode({}, "utf-8")
+
+
+async def test_ascii_mode_draws_without_box_drawing_or_blocks() -> None:
+    from tests.seeded_app import seed, seeded_app
+
+    app = seeded_app()
+    app.config = UiConfig(ascii=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        seed(app)
+        await pilot.pause()
+        app.refresh_panels()
+        await pilot.pause()
+        assert app.screen.has_class("ascii")
+        text = "\n".join(
+            str(app.query_one(sel).render())
+            for sel in ("#status", "#startup", "#kv-text", "#device", "#load-status")
+        )
+        assert text.startswith("* READY")
+        assert not set(text) & set("●✓▶·█░▁▂▃▄▅▆▇")

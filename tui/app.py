@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,6 +33,7 @@ from engine.events import ExitEvent, LogLinesEvent, ServerState, SupervisorEvent
 from engine.metrics import MetricsSample, ScrapeError, scrape
 from engine.metrics_history import MetricsHistory
 from engine.session import AttachedSession, Session, SupervisedSession
+from engine.snapshot import get_json
 from engine.startup import Phase
 from loadgen.config import DEFAULT_PROMPT, ConfigError, LoadConfig, load_payloads
 from loadgen.process import LoadProcess
@@ -40,7 +43,7 @@ from loadgen.runner import resolve_model
 from loadgen.stats import Summary, summarize
 from loadgen.window import Burst, client_token_rate_series, client_ttft_series, rolling
 from tui.config import BurstPreset, UiConfig
-from tui.format import duration
+from tui.format import duration, terminal_lacks_unicode
 from tui.screens.modals import BurstFormScreen, ConfirmScreen, HelpScreen, ReportScreen
 from tui.widgets.chart_panel import ChartData, ChartPanel
 from tui.widgets.device_panel import DevicePanel
@@ -192,12 +195,21 @@ class CockpitApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_keymap(self.config.keymap)
+        ascii_only = (
+            self.config.ascii
+            if self.config.ascii is not None
+            else terminal_lacks_unicode(dict(os.environ), getattr(sys.__stdout__, "encoding", None))
+        )
+        self.screen.set_class(ascii_only, "ascii")
         for panel in (
             self.query_one(KvPanel),
             self.query_one(DevicePanel),
             self.query_one(ChartPanel),
+            self.query_one(StatusPanel),
+            self.query_one(StartupPanel),
+            self.query_one(LoadPanel),
         ):
-            panel.ascii_only = self.config.ascii
+            panel.ascii_only = ascii_only
         self.query_one(LoadPanel).show_idle(self.config.default_burst.describe())
         log = self.query_one(LogPanel)
         if self.session.log is None:
@@ -254,12 +266,10 @@ class CockpitApp(App[int]):
             )
 
     def _fetch_identity(self) -> None:
-        from engine.snapshot import _get_json
-
-        _, version = _get_json(self.session.base_url + "/version", None, 3.0)
+        _, version = get_json(self.session.base_url + "/version", None, 3.0)
         if isinstance(version, dict):
             self.version = version.get("version")
-        _, models = _get_json(self.session.base_url + "/v1/models", self.session.api_key, 3.0)
+        _, models = get_json(self.session.base_url + "/v1/models", self.session.api_key, 3.0)
         if isinstance(models, dict) and models.get("data"):
             first = models["data"][0]
             self.model = first.get("id", self.model)

@@ -57,7 +57,7 @@ DEFAULT_PRESETS: tuple[BurstPreset, ...] = tuple(
 class UiConfig:
     refresh_interval: float = 1.0
     chart_window: float = 60.0
-    ascii: bool = False
+    ascii: bool | None = None  # None: decide from the locale and the terminal's encoding
     default_burst: BurstPreset = BurstPreset()
     presets: tuple[BurstPreset, ...] = DEFAULT_PRESETS
     keymap: dict[str, str] = field(default_factory=dict)
@@ -107,7 +107,7 @@ def load_ui_config(path: Path | None = None) -> UiConfig:
     return UiConfig(
         refresh_interval=refresh,
         chart_window=float(data.get("chart_window", 60.0)),
-        ascii=bool(data.get("ascii", False)),
+        ascii=bool(data["ascii"]) if "ascii" in data else None,
         default_burst=_preset(data.get("default_burst", {}), "[default_burst]"),
         presets=tuple(_preset(p, f"[[presets]] #{i + 1}") for i, p in enumerate(presets))[:9]
         if presets is not None

@@ -5,6 +5,14 @@ from __future__ import annotations
 UNKNOWN = "?"
 
 
+def terminal_lacks_unicode(env: dict[str, str], stdout_encoding: str | None) -> bool:
+    """A POSIX/C locale or a non-UTF-8 stdout: draw with plain ASCII."""
+    locale = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
+    if locale and "utf" not in locale.lower().replace("-", ""):
+        return True
+    return bool(stdout_encoding) and "utf" not in (stdout_encoding or "").lower()
+
+
 def bar(fraction: float | None, width: int, ascii_only: bool = False) -> str:
     full, empty = ("#", "-") if ascii_only else ("█", "░")
     if fraction is None:

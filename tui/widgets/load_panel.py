@@ -21,6 +21,8 @@ class LoadPanel(Vertical):
     LoadPanel DataTable { height: auto; max-height: 7; }
     """
 
+    ascii_only = False
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.runs = 0
@@ -63,7 +65,7 @@ class LoadPanel(Vertical):
         self.add_class("active")
         bar = self.query_one(ProgressBar)
         bar.update(total=total, progress=done)
-        text = Text(f"▶ {label}: ", style="bold yellow")
+        text = Text(f"{'>' if self.ascii_only else '▶'} {label}: ", style="bold yellow")
         text.append(f"{done}/{total or '?'}  ok {ok}  failed {done - ok}  ")
         text.append(f"TTFT p50 {ms(ttft_p50)}  {tokens_per_s:,.0f} tok/s")
         self.query_one("#load-status", Static).update(text)
@@ -72,7 +74,8 @@ class LoadPanel(Vertical):
         self.add_class("active")
         self.runs += 1
         s = summary
-        text = Text(f"✓ {label}: " if s.failed == 0 else f"! {label}: ", style="bold")
+        ok_mark = "+" if self.ascii_only else "✓"
+        text = Text(f"{ok_mark} {label}: " if s.failed == 0 else f"! {label}: ", style="bold")
         text.append(f"{s.succeeded} ok, {s.failed} failed  {s.request_throughput:.2f} req/s  ")
         text.append(f"{s.output_token_throughput:,.0f} tok/s  TTFT p50 {ms(s.ttft.p50)} ")
         text.append(f"p99 {ms(s.ttft.p99)}  TPOT p50 {ms(s.tpot.p50)}  E2E p50 {ms(s.e2e.p50)}")

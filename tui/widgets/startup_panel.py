@@ -11,21 +11,23 @@ from tui.widgets.text_panel import TextPanel
 
 class StartupPanel(TextPanel):
     DEFAULT_CSS = "StartupPanel { height: auto; padding: 0 1; border: round $primary 50%; }"
+    ascii_only = False
 
     def on_mount(self) -> None:
         self.border_title = "Startup"
 
     def show_phases(self, current: Phase, durations: dict[Phase, float], elapsed: float) -> None:
         text = Text()
+        done, now, later = ("+", ">", "-") if self.ascii_only else ("✓", "▶", "·")
         for phase in Phase:
             if phase is Phase.LAUNCHING:
                 continue
             if phase < current:
-                mark, style = "✓", "green"
+                mark, style = done, "green"
             elif phase == current:
-                mark, style = "▶", "bold yellow"
+                mark, style = now, "bold yellow"
             else:
-                mark, style = "·", "dim"
+                mark, style = later, "dim"
             took = durations.get(phase)
             spent = f" {duration(took)}" if took is not None and phase <= current else ""
             text.append(f"{mark} {phase.label}{spent}\n", style=style)
@@ -54,4 +56,4 @@ class StartupPanel(TextPanel):
             parts.append(f"weights {facts.weights_load_s:.2f}s")
         if elapsed is not None:
             parts.append(f"ready after {duration(elapsed)}")
-        self.show_text(Text(" · ".join(parts)))
+        self.show_text(Text((" - " if self.ascii_only else " · ").join(parts)))

@@ -37,10 +37,12 @@ class StatusView:
 
 class StatusPanel(TextPanel):
     DEFAULT_CSS = "StatusPanel { height: auto; padding: 0 1; background: $boost; }"
+    ascii_only = False
 
     def show(self, view: StatusView) -> None:
         text = Text()
-        text.append(f"● {view.state.value.upper()}", style=_STYLE.get(view.state, ""))
+        dot = "*" if self.ascii_only else "●"
+        text.append(f"{dot} {view.state.value.upper()}", style=_STYLE.get(view.state, ""))
         if view.phase and view.state is ServerState.STARTING:
             text.append(f"  {view.phase}", style="yellow")
         text.append(f"  {view.model or 'model ?'}", style="bold")
