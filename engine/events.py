@@ -17,6 +17,7 @@ class ServerState(Enum):
     DEAD = "dead"  # process alive, engine dead (/health 503)
     STOPPING = "stopping"
     EXITED = "exited"  # ended on its own
+    UNREACHABLE = "unreachable"  # attached: no answer from /health (down, or wrong URL)
     STOPPED = "stopped"  # ended because we stopped it
 
     @property

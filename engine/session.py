@@ -144,7 +144,7 @@ class AttachedSession:
         """Probe /health (call from a worker thread)."""
         health, status = probe_health(self.base_url)
         if status is None:
-            self._state = ServerState.EXITED
+            self._state = ServerState.UNREACHABLE
         else:
             self._state = {
                 Health.READY: ServerState.READY,

@@ -75,7 +75,8 @@ async def test_b_fires_a_burst_that_runs_to_its_report(demo_server: Supervisor) 
 async def test_keys_modals_and_an_unreachable_server(tmp_path: Path) -> None:
     app = CockpitApp(AttachedSession(f"http://127.0.0.1:{free_port()}"), UiConfig())
     async with app.run_test(size=(160, 48)) as pilot:
-        assert await wait_for(pilot, lambda: app.session.state is ServerState.EXITED, 10)
+        assert await wait_for(pilot, lambda: app.session.state is ServerState.UNREACHABLE, 10)
+        assert "UNREACHABLE" in str(app.query_one("#status").render())
         log = app.query_one(LogPanel)
         assert log.visible_lines() == [] and log.unavailable == ATTACHED_LOG_NOTE
         await pilot.press("b")

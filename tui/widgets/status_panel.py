@@ -15,6 +15,7 @@ _STYLE = {
     ServerState.STARTING: "bold yellow",
     ServerState.DEAD: "bold red",
     ServerState.EXITED: "bold red",
+    ServerState.UNREACHABLE: "bold red",
     ServerState.STOPPING: "yellow",
     ServerState.STOPPED: "dim",
     ServerState.NOT_STARTED: "dim",
