@@ -91,6 +91,10 @@ async def send_request(
     except aiohttp.ClientConnectorError as exc:
         record.error_kind = "connect"
         record.error = str(exc.os_error.strerror or exc.os_error)
+    except (aiohttp.ClientConnectionResetError, aiohttp.ClientOSError) as exc:
+        # The server went away under an open connection (reset by peer, broken pipe).
+        record.error_kind = "disconnected"
+        record.error = f"connection lost: {getattr(exc, 'strerror', None) or exc}"[:200]
     except aiohttp.ClientPayloadError as exc:
         record.error_kind = "dropped"
         record.error = f"connection dropped mid-response ({type(exc.__cause__ or exc).__name__})"

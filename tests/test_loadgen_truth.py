@@ -247,3 +247,41 @@ def test_load_process_streams_records_and_can_be_cancelled(truth_url: str) -> No
     assert len({r.index for r in load.records}) == len(load.records)
     s = summarize(config, load.records, load.finished.client, cancelled=True)
     assert s.failed == 0 and s.cancelled_in_flight == 2 and s.success_rate == 1.0
+
+
+def test_a_connection_reset_is_a_disconnect_not_a_client_bug() -> None:
+    """A server that resets the connection (RST) after reading the request."""
+    import struct
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.recv(65536)
+            # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        config = LoadConfig(f"http://127.0.0.1:{port}", requests=4, concurrency=2, model="m")
+        result = asyncio.run(run_load(config, warm=False))
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+    assert len(result.records) == 4
+    assert {r.error_kind for r in result.records} == {"disconnected"}, [
+        (r.error_kind, r.error) for r in result.records
+    ]
