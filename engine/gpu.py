@@ -50,7 +50,6 @@ class Nvml:
     def __init__(self) -> None:
         self.available = False
         self.reason: str | None = None
-        self.driver: str | None = None
         self._nvml: Any = None
         try:
             import pynvml
@@ -64,7 +63,6 @@ class Nvml:
             return
         self._nvml = pynvml
         self.available = True
-        self.driver = self._try(pynvml.nvmlSystemGetDriverVersion)
 
     def _try(self, fn: Callable[..., T], *args: Any) -> T | None:
         try:

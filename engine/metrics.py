@@ -78,6 +78,15 @@ class Histogram:
 
     def merged(self, other: Histogram) -> Histogram:
         """Bucket by bucket; engines of one server share their bucket edges."""
+        if [le for le, _ in self.buckets] == [le for le, _ in other.buckets]:
+            return Histogram(
+                tuple(
+                    (le, a + b) for (le, a), (_, b) in zip(self.buckets, other.buckets, strict=True)
+                ),
+                self.sum + other.sum,
+                self.count + other.count,
+            )
+        # Different edges (custom buckets on one engine): count at each edge of either.
         edges = sorted({le for le, _ in self.buckets} | {le for le, _ in other.buckets})
         return Histogram(
             tuple(

@@ -46,24 +46,14 @@ class MetricsHistory:
 
     def increase(self, counter: str, window_s: float) -> float | None:
         """How much a counter (summed over engines) grew in the window, across resets."""
-        samples = self._window(window_s)
-        values = [(s.at, s.total(counter)) for s in samples]
-        known = [(at, v) for at, v in values if v is not None]
-        if len(known) < 2:
-            return None
-        grown = 0.0
-        for (_, before), (_, after) in itertools.pairwise(known):
-            grown += after - before if after >= before else after
-        return grown
+        return _increase(self._window(window_s), counter)
 
     def rate(self, counter: str, window_s: float) -> float | None:
         """Per second over the window (None until two samples span some time)."""
         samples = self._window(window_s)
-        grown = self.increase(counter, window_s)
-        if grown is None or len(samples) < 2:
-            return None
-        span = samples[-1].at - samples[0].at
-        return grown / span if span > 0 else None
+        grown = _increase(samples, counter)
+        span = samples[-1].at - samples[0].at if samples else 0.0
+        return grown / span if grown is not None and span > 0 else None
 
     def histogram_window(self, name: str, window_s: float) -> Histogram | None:
         """Observations of a histogram (merged over engines) made inside the window."""
@@ -80,13 +70,6 @@ class MetricsHistory:
     def quantile(self, name: str, q: float, window_s: float) -> float | None:
         hist = self.histogram_window(name, window_s)
         return None if hist is None else hist.quantile(q)
-
-    def prefix_hit_rate(self, window_s: float) -> float | None:
-        queries = self.increase("prefix_queries", window_s)
-        hits = self.increase("prefix_hits", window_s)
-        if not queries or hits is None:
-            return None
-        return hits / queries
 
     def series(
         self, value: Callable[[MetricsSample], float | None], window_s: float
@@ -110,21 +93,27 @@ class MetricsHistory:
     ) -> list[tuple[float, float]]:
         """At each sample in the span, the quantile of what was observed in the `step_s` before."""
         samples = self._window(span_s + step_s)
-        if not samples:
-            return []
-        start = samples[-1].at - span_s
+        hists = [s.histogram(name) for s in samples]  # merged over engines once per sample
+        start = samples[-1].at - span_s if samples else 0.0
         points = []
+        base = 0  # the newest sample at least step_s older than sample i (else the oldest)
         for i, sample in enumerate(samples):
-            if sample.at < start:
+            while base + 1 < i and samples[base + 1].at <= sample.at - step_s:
+                base += 1
+            now, old = hists[i], hists[base]
+            if i == 0 or sample.at < start or now is None or old is None:
                 continue
-            now = sample.histogram(name)
-            base = next(
-                (s.histogram(name) for s in reversed(samples[:i]) if s.at <= sample.at - step_s),
-                samples[0].histogram(name) if i else None,
-            )
-            if now is None or base is None:
-                continue
-            value = now.minus(base).quantile(q)
+            value = now.minus(old).quantile(q)
             if value is not None:
                 points.append((sample.at, value))
         return points
+
+
+def _increase(samples: list[MetricsSample], counter: str) -> float | None:
+    known = [v for s in samples if (v := s.total(counter)) is not None]
+    if len(known) < 2:
+        return None
+    # A value lower than the one before is a restarted server counting again from 0.
+    return sum(
+        after - before if after >= before else after for before, after in itertools.pairwise(known)
+    )

@@ -47,7 +47,6 @@ class SupervisedSession:
         self.api_key = api_key
         self._log_dir = log_dir
         self.listener = listener  # may be set later (the UI): events go through _dispatch
-        self.restarts = 0
         self.supervisor = self._new_supervisor()
         self.started_at: float | None = None
 
@@ -109,7 +108,6 @@ class SupervisedSession:
         """Stop the server (if running) and start a new one with the same spec."""
         self.stop(grace)
         self.supervisor = self._new_supervisor()
-        self.restarts += 1
         self.start()
 
 

@@ -112,7 +112,6 @@ class Supervisor:
         self._killed_after_grace = False
         self._log_start = 0
         self.log_path: Path | None = None
-        self.health_status: int | None = None
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -251,8 +250,7 @@ class Supervisor:
                     self._proc.wait(0.1)
 
     def _check_health(self) -> None:
-        health, status = self._health_probe(self.base_url)
-        self.health_status = status
+        health, _ = self._health_probe(self.base_url)
         if health is Health.READY and self._state in (ServerState.STARTING, ServerState.DEAD):
             self._advance(Phase.READY)
             self._set_state(ServerState.READY)

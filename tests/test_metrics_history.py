@@ -60,3 +60,31 @@ def test_history_is_bounded() -> None:
     for t in range(50):
         h.add(sample(t, t))
     assert len(h) == 5 and h.latest is not None and h.latest.at == 49
+
+
+def test_quantile_series_looks_back_one_step_from_each_sample() -> None:
+    h = MetricsHistory()
+    # One sample a second; 10 fast observations a second for 20 s, then 10 slow a second.
+    fast = total = 0.0
+    for t in range(41):
+        if t <= 20:
+            fast += 10
+        total += 10
+        h.add(sample(float(t), 0, (fast, total)))
+    series = dict(h.quantile_series("ttft", 0.5, span_s=40, step_s=10))
+    assert 0.0 not in series  # the first sample has nothing before it
+    assert series[15.0] <= 0.1  # 5-15 s: all fast
+    assert series[40.0] > 0.1  # 30-40 s: all slow
+    assert sorted(series) == [float(t) for t in range(1, 41)]
+    # With a 5 s look-back the switch shows 5 s earlier than with 10 s.
+    short = dict(h.quantile_series("ttft", 0.5, span_s=40, step_s=5))
+    # At 24 s: the last 10 s hold 60 fast and 40 slow, the last 5 s 10 fast and 40 slow.
+    assert short[24.0] > 0.1 and series[24.0] <= 0.1
+
+
+def test_histograms_with_different_edges_merge_at_every_edge() -> None:
+    a = Histogram(((0.1, 2.0), (1.0, 5.0), (math.inf, 6.0)), 3.0, 6.0)
+    b = Histogram(((0.5, 1.0), (math.inf, 4.0)), 2.0, 4.0)
+    merged = a.merged(b)
+    assert merged.buckets == ((0.1, 2.0), (0.5, 3.0), (1.0, 6.0), (math.inf, 10.0))
+    assert merged.count == 10 and a.merged(a).buckets[-1] == (math.inf, 12.0)
