@@ -10,6 +10,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from engine.gpu import Nvml
@@ -30,6 +31,32 @@ def get_json(url: str, api_key: str | None, timeout: float) -> tuple[int | None,
         return exc.code, None
     except (urllib.error.URLError, OSError, ValueError):
         return None, None
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    """What /version and /v1/models say; None where they said nothing."""
+
+    version: str | None
+    models: list[str] | None
+    max_model_len: int | None
+    needs_api_key: bool  # /v1/models answered 401
+
+
+def fetch_identity(base: str, api_key: str | None, timeout: float) -> ServerIdentity:
+    _, version = get_json(base + "/version", None, timeout)
+    code, listing = get_json(base + "/v1/models", api_key, timeout)
+    models = max_len = None
+    if isinstance(listing, dict) and isinstance(listing.get("data"), list):
+        entries = [m for m in listing["data"] if isinstance(m, dict)]
+        models = [str(m.get("id")) for m in entries]
+        max_len = next((n for m in entries if isinstance(n := m.get("max_model_len"), int)), None)
+    return ServerIdentity(
+        version=version.get("version") if isinstance(version, dict) else None,
+        models=models,
+        max_model_len=max_len,
+        needs_api_key=code == 401,
+    )
 
 
 def take_snapshot(
@@ -69,16 +96,12 @@ def take_snapshot(
         snap["detail"] = f"GET /health answered {status}: not a vLLM server?"
         return snap
     snap["state"] = {Health.READY: "ready", Health.DEAD: "dead"}.get(health, "starting")
-    _, version = get_json(base + "/version", None, timeout)
-    if isinstance(version, dict):
-        snap["version"] = version.get("version")
-    code, models = get_json(base + "/v1/models", api_key, timeout)
-    if code == 401:
+    identity = fetch_identity(base, api_key, timeout)
+    snap["version"] = identity.version
+    snap["models"] = identity.models
+    snap["max_model_len"] = identity.max_model_len
+    if identity.needs_api_key:
         snap["detail"] = "/v1/models needs an API key (--api-key)"
-    elif isinstance(models, dict) and isinstance(models.get("data"), list):
-        snap["models"] = [m.get("id") for m in models["data"] if isinstance(m, dict)]
-        lens = [m.get("max_model_len") for m in models["data"] if isinstance(m, dict)]
-        snap["max_model_len"] = next((n for n in lens if isinstance(n, int)), None)
     try:
         sample = scrape(base, time.monotonic(), timeout)
     except ScrapeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -223,3 +224,50 @@ async def test_ascii_mode_draws_without_box_drawing_or_blocks() -> None:
         )
         assert text.startswith("* READY")
         assert not set(text) & set("●✓▶·█░▁▂▃▄▅▆▇")
+
+
+async def test_kv_panel_falls_back_to_the_logged_stats_line(tmp_path: Path) -> None:
+    """No /metrics to read (here: nothing answers HTTP), but the log has vLLM's stats lines."""
+    from engine.launch import LaunchSpec
+    from engine.session import SupervisedSession
+
+    lines = (FIXTURES / "statslines-vllm-0.32-cpu.log").read_text().splitlines()
+    busy = next(i for i, line in enumerate(lines) if "Waiting: 7 reqs" in line)
+    script = tmp_path / "server.py"
+    script.write_text(
+        f"#!{sys.executable}\nimport time\n"
+        f"print({chr(10).join(lines[: busy + 1])!r}, flush=True)\ntime.sleep(60)\n"
+    )
+    script.chmod(0o755)
+    session = SupervisedSession(
+        LaunchSpec(model="unused", python=str(script), port=free_port()), log_dir=tmp_path
+    )
+    app = CockpitApp(session, UiConfig(refresh_interval=0.2, ascii=False))
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            assert await wait_for(pilot, lambda: app.stats_from_log is not None, 20)
+            await pilot.pause(0.5)
+            text = str(app.query_one("#kv-text", Static).render())
+            assert "running 11  waiting 7" in text and "100%" in text
+            assert "from the log's stats line" in text
+    finally:
+        session.stop(2)
+
+
+async def test_chart_points_beyond_now_do_not_crash_the_legend() -> None:
+    from tui.widgets.chart_panel import ChartData, ChartPanel
+
+    class ChartApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ChartPanel()
+
+    app = ChartApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        future = [(100.7, 400.0)]  # a client bucket's midpoint, 0.7 s after "now"
+        app.query_one(ChartPanel).show(
+            ChartData(100.0, 60.0, [], [], future, future, [], [], future, [95.0])
+        )
+        await pilot.pause()
+        await pilot.pause()
+        assert app.is_running  # plotext's legend used to raise IndexError here
+        assert "no data yet" in str(app.query_one("#ttft-chart").render())

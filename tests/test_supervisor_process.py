@@ -144,3 +144,27 @@ def test_the_server_dies_when_its_supervisor_is_killed(tmp_path: Path) -> None:
     finally:
         if proc.is_running():
             proc.kill()
+
+
+def test_detached_output_is_followed_from_the_log_file(tmp_path: Path) -> None:
+    """--keep-server: the server writes into its log file itself, so it can outlive us."""
+    spec = _child(
+        tmp_path,
+        """
+        import sys
+        for i in range(5000):
+            (sys.stderr if i % 2 else sys.stdout).write(f"line {i}\\n")
+        sys.stdout.flush()
+        """,
+    )
+    sup = Supervisor(spec, log_dir=tmp_path / "logs", detach_output=True)
+    sup.start()
+    report = sup.wait_exit(30)
+    assert report is not None and report.returncode == 0
+    assert sup.log_path is not None
+    # The child held the file itself: no pipe of ours would break when vllm-top exits.
+    on_disk = sup.log_path.read_text().splitlines()
+    assert sorted(int(line.split()[1]) for line in on_disk) == list(range(5000))
+    # And the buffer saw every line by following the file.
+    assert sup.buffer.total == 5000
+    assert {ln.text for ln in sup.buffer.tail(5000)} == set(on_disk)

@@ -33,8 +33,9 @@ from engine.events import ExitEvent, LogLinesEvent, ServerState, SupervisorEvent
 from engine.metrics import MetricsSample, ScrapeError, scrape
 from engine.metrics_history import MetricsHistory
 from engine.session import AttachedSession, Session, SupervisedSession
-from engine.snapshot import get_json
+from engine.snapshot import ServerIdentity, fetch_identity
 from engine.startup import Phase
+from engine.statsline import StatsLine, parse_stats_line
 from loadgen.config import DEFAULT_PROMPT, ConfigError, LoadConfig, load_payloads
 from loadgen.process import LoadProcess
 from loadgen.record import RequestRecord
@@ -71,6 +72,12 @@ class MetricsSampled(Message):
         super().__init__()
         self.sample = sample
         self.error = error
+
+
+class IdentityFetched(Message):
+    def __init__(self, identity: ServerIdentity) -> None:
+        super().__init__()
+        self.identity = identity
 
 
 class ServerEventArrived(Message):
@@ -146,7 +153,6 @@ class CockpitApp(App[int]):
         session: Session,
         config: UiConfig,
         *,
-        keep_server: bool = False,
         start_workers: bool = True,
         clock: Callable[[], float] = time.monotonic,
         device_sampler: DeviceSampler | None = None,
@@ -155,16 +161,15 @@ class CockpitApp(App[int]):
         LoadProcess.prepare()
         self.session = session
         self.config = config
-        self.keep_server = keep_server
         self.start_workers = start_workers
         self.clock = clock
         self.history = MetricsHistory()
         self.metrics_error: str | None = None
+        self.stats_from_log: StatsLine | None = None  # the newest periodic stats line
         self.version: str | None = None
         self.model: str | None = session.info.model
         self.max_model_len: int | None = None
-        self.bursts: list[Burst] = []
-        self.burst_marks: list[float] = []
+        self.bursts: list[Burst] = []  # the last 50, on the clock of time.monotonic()
         self.last_report: str | None = None
         self.exit_detail: str | None = None
         self.chart_window = config.chart_window
@@ -247,6 +252,7 @@ class CockpitApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll", description="scraping")
     def _poll_server(self) -> None:
         worker = get_current_worker()
+        identity_known = False  # asked once each time the server comes up
         while not worker.is_cancelled:
             if isinstance(self.session, AttachedSession):
                 before = self.session.state
@@ -258,24 +264,16 @@ class CockpitApp(App[int]):
                     self.post_message(MetricsSampled(sample, None))
                 except ScrapeError as exc:
                     self.post_message(MetricsSampled(None, str(exc)))
-                if self.version is None or self.max_model_len is None:
-                    self._fetch_identity()
+                if not identity_known:
+                    identity_known = True
+                    identity = fetch_identity(self.session.base_url, self.session.api_key, 3.0)
+                    self.post_message(IdentityFetched(identity))
+            else:
+                identity_known = False
             # A demo burst can be over in 3 s: sample it 4 times a second, idle once a second.
             time.sleep(
                 BURST_SCRAPE_INTERVAL_S if self._load is not None else self.config.refresh_interval
             )
-
-    def _fetch_identity(self) -> None:
-        _, version = get_json(self.session.base_url + "/version", None, 3.0)
-        if isinstance(version, dict):
-            self.version = version.get("version")
-        _, models = get_json(self.session.base_url + "/v1/models", self.session.api_key, 3.0)
-        if isinstance(models, dict) and models.get("data"):
-            first = models["data"][0]
-            self.model = first.get("id", self.model)
-            self.max_model_len = first.get("max_model_len")
-            if isinstance(self.session, AttachedSession):
-                self.session.model = self.model
 
     def _on_supervisor_event(self, event: SupervisorEvent) -> None:
         # Called on supervisor threads: hand over to the UI thread as a message. Log lines are
@@ -344,6 +342,19 @@ class CockpitApp(App[int]):
         if self.session.state is not self._drawn_state:
             self.refresh_panels()
 
+    @on(IdentityFetched)
+    def _identity_fetched(self, message: IdentityFetched) -> None:
+        identity = message.identity
+        self.version = identity.version
+        self.max_model_len = identity.max_model_len
+        if identity.models:
+            self.model = identity.models[0]
+            if isinstance(self.session, AttachedSession):
+                self.session.model = self.model
+        if identity.needs_api_key:
+            self.notify("/v1/models answered 401: give --api-key", severity="warning")
+        self.refresh_panels()
+
     @on(ServerEventArrived)
     def _server_event(self, message: ServerEventArrived) -> None:
         event = message.event
@@ -369,7 +380,7 @@ class CockpitApp(App[int]):
             window.output_token_rate,
         )
         self._set_running_burst(message.t0, records)
-        self.query_one(KvPanel).show(self.history, self.metrics_error)
+        self.query_one(KvPanel).show(self.history, self.metrics_error, self.stats_from_log)
 
     @on(BurstFinished)
     def _burst_finished(self, message: BurstFinished) -> None:
@@ -389,14 +400,11 @@ class CockpitApp(App[int]):
     ) -> None:
         if t0 is None:
             return
-        if not self.bursts or self.bursts[-1].t0 != t0:
-            self.bursts.append(Burst(t0, records))
-            self.burst_marks.append(t0)
-            self.bursts = self.bursts[-50:]
-        end = self.clock() if finished else None
-        self.bursts[-1] = Burst(t0, records, end)
-        if finished and end is not None:
-            self.burst_marks.append(end)
+        burst = Burst(t0, records, self.clock() if finished else None)
+        if self.bursts and self.bursts[-1].t0 == t0:
+            self.bursts[-1] = burst
+        else:
+            self.bursts = [*self.bursts[-49:], burst]
 
     # ---- periodic refresh -------------------------------------------------------------------
 
@@ -404,7 +412,11 @@ class CockpitApp(App[int]):
         log = self.query_one(LogPanel)
         if self.session.log is not None and log.source is not self.session.log:
             log.attach(self.session.log)  # a restart brought a new buffer
-        log.pull()
+        for line in reversed(log.pull()):
+            # A substring test first: the regex runs only on stats lines.
+            if "Avg prompt throughput" in line.text and (parsed := parse_stats_line(line.text)):
+                self.stats_from_log = parsed
+                break
 
     def refresh_panels(self) -> None:
         try:
@@ -450,7 +462,7 @@ class CockpitApp(App[int]):
                 latest.kv_capacity_tokens if latest else None,
                 self.max_model_len,
             )
-        self.query_one(KvPanel).show(self.history, self.metrics_error)
+        self.query_one(KvPanel).show(self.history, self.metrics_error, self.stats_from_log)
         self.query_one(DevicePanel).show(self._device.latest)
         # Charts are the costliest frame. With nothing happening they only scroll: every 10 s
         # is enough then (it keeps an idle cockpit under 3% of a core).
@@ -475,7 +487,7 @@ class CockpitApp(App[int]):
                 prompt_tps=self.history.rate_series("prompt_tokens", span),
                 generation_tps=self.history.rate_series("generation_tokens", span),
                 client_tps=client_token_rate_series(self.bursts, now - span, now),
-                burst_marks=self.burst_marks,
+                burst_marks=[t for b in self.bursts for t in (b.t0, b.end) if t is not None],
             )
         )
 
@@ -486,9 +498,6 @@ class CockpitApp(App[int]):
         return any(w.group == "burst" and w.is_running for w in self.workers)
 
     def action_burst(self, preset_number: int = 0) -> None:
-        if self.burst_running:
-            self.notify("a burst is already running (x cancels it)", severity="warning")
-            return
         if self.session.state is not ServerState.READY:
             self.notify(f"the server is {self.session.state.value}, not ready", severity="warning")
             return
@@ -504,16 +513,16 @@ class CockpitApp(App[int]):
         self.fire(preset, label)
 
     def fire(self, preset: BurstPreset, label: str) -> None:
+        if self.burst_running:
+            self.notify("a burst is already running (x cancels it)", severity="warning")
+            return
         self.query_one(LoadPanel).show_progress(label, 0, preset.requests, 0, None, 0.0)
         self._run_burst(preset, label)
 
     def action_burst_form(self) -> None:
         def fired(preset: BurstPreset | None) -> None:
             if preset is not None:
-                if self.burst_running:
-                    self.notify("a burst is already running (x cancels it)", severity="warning")
-                else:
-                    self.fire(preset, preset.describe())
+                self.fire(preset, preset.describe())
 
         self.push_screen(BurstFormScreen(self.config.default_burst), fired)
 
@@ -542,8 +551,13 @@ class CockpitApp(App[int]):
     def _restart_worker(self) -> None:
         assert isinstance(self.session, SupervisedSession)
         self.session.restart()
+        self.call_from_thread(self._forget_server)
+
+    def _forget_server(self) -> None:
+        """A restarted server is a new one: its counters start again, its identity is asked."""
         self.history = MetricsHistory()
         self.version = None
+        self.max_model_len = None
 
     def action_toggle_window(self) -> None:
         self.chart_window = 300.0 if self.chart_window <= 60 else 60.0
@@ -589,18 +603,10 @@ class CockpitApp(App[int]):
         self._quit_now()
 
     def _quit_now(self) -> None:
+        # Stopping a supervised server is the caller's (tui.dashboard), whatever ended the app.
         self._device.stop()
-        for worker in self.workers:
-            worker.cancel()
-        if self.keep_server or not isinstance(self.session, SupervisedSession):
-            self.exit(0)
-            return
-        self.notify("stopping vLLM…")
-        self._stop_and_exit()
-
-    @work(thread=True, exit_on_error=False, group="shutdown", description="stopping vLLM")
-    def _stop_and_exit(self) -> None:
         if self._load is not None:
             self._load.cancel()
-        self.session.stop()
-        self.call_from_thread(self.exit, 0)
+        for worker in self.workers:
+            worker.cancel()
+        self.exit(0)

@@ -18,11 +18,13 @@ def run_dashboard_serve(settings: ServeSettings, config_file: str | None) -> int
     spec = build_launch_spec(settings)
     session = SupervisedSession(spec, log_dir=settings.log_dir, keep_on_exit=settings.keep_server)
 
-    app = CockpitApp(session, ui, keep_server=settings.keep_server)
-    code = _run_with_signals(app)
+    code = _run_with_signals(CockpitApp(session, ui))
     if not settings.keep_server:
         # However the app ended (q, a signal, an exception), the server does not outlive it.
-        session.stop(settings.stop_grace)
+        print("vllm-top: stopping vLLM", flush=True)
+        report = session.stop(settings.stop_grace)
+        if report is not None and report.killed_after_grace:
+            print(f"vllm-top: vLLM did not stop in {settings.stop_grace:g}s; killed", flush=True)
     elif session.pid is not None:
         print(f"vllm-top: vLLM keeps running (pid {session.pid}) at {session.base_url}/v1")
         print(f"vllm-top: its log goes on in {session.log_path}")

@@ -61,7 +61,10 @@ class ChartPanel(Vertical):
         marker = "*" if self.ascii_only else "braille"
         drawn = False
         for label, series, color in lines:
-            points = [(t - data.now, v) for t, v in series if t >= data.now - data.window_s]
+            # Only what lies on the axis: plotext drops points beyond xlim, and a labelled
+            # series left with none crashes its legend (a client bucket's midpoint can be
+            # a second in the future just after a burst starts).
+            points = [(x, v) for t, v in series if -data.window_s <= (x := t - data.now) <= 0]
             if points:
                 drawn = True
                 xs, ys = zip(*points, strict=True)

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
 from engine.metrics_history import MetricsHistory
+from engine.statsline import StatsLine
 from tui.format import bar, count, percent
 from tui.widgets.text_panel import TextPanel
 
@@ -32,11 +33,20 @@ class KvPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "KV cache & scheduler"
 
-    def show(self, history: MetricsHistory, unavailable: str | None = None) -> None:
+    def show(
+        self,
+        history: MetricsHistory,
+        unavailable: str | None = None,
+        from_log: StatsLine | None = None,
+    ) -> None:
+        """`from_log`: vLLM's periodic stats line, shown when /metrics has no vLLM series."""
         latest = history.latest
         text = Text()
         if unavailable:
             text.append(f"unknown: {unavailable}\n", style="yellow")
+        if from_log is not None and (latest is None or not latest.has_vllm_series):
+            self.query_one("#kv-text", TextPanel).show_text(text + self._from_log(from_log))
+            return
         if latest is None:
             self.query_one("#kv-text", TextPanel).show_text(text or Text("waiting for /metrics…"))
             return
@@ -57,6 +67,19 @@ class KvPanel(Vertical):
         if not latest.has_vllm_series:
             text.append("\nno vllm:* series (--disable-log-stats?)", style="yellow")
         self.query_one("#kv-text", TextPanel).show_text(text)
+        self._sparklines(history)
+
+    def _from_log(self, line: StatsLine) -> Text:
+        text = Text()
+        text.append(f"[{bar(line.kv_usage, 16, self.ascii_only)}]")
+        text.append(f" {percent(line.kv_usage)}  (tokens unknown)\n")
+        text.append(f"running {count(line.running)}  waiting {count(line.waiting)}")
+        text.append(f"  preempted {count(line.preemptions)}")
+        text.append(f"\nprefix cache hits {percent(line.prefix_hit_rate, 1)}")
+        text.append("\nfrom the log's stats line: /metrics has no vllm:* series", style="yellow")
+        return text
+
+    def _sparklines(self, history: MetricsHistory) -> None:
         for name, value in (
             ("kv", lambda s: s.kv_usage),
             ("running", lambda s: s.total("running")),

@@ -75,13 +75,13 @@ class LogPanel(Vertical):
     def _visible(self, level: Level, noise: bool) -> bool:
         return level >= self.min_level and not (noise and self.hide_access)
 
-    def pull(self) -> int:
-        """Take the lines that arrived since the last pull; return how many were shown."""
+    def pull(self) -> list[LogLine]:
+        """Take the lines that arrived since the last pull; return them, shown or filtered out."""
         if self.source is None:
-            return 0
+            return []
         new = self.source.since(self._next_seq)
         if not new:
-            return 0
+            return []
         if new[0].seq > self._next_seq:
             self._dropped += new[0].seq - self._next_seq  # fell out of the buffer meanwhile
         self._next_seq = new[-1].seq + 1
@@ -94,7 +94,7 @@ class LogPanel(Vertical):
         if shown:
             self.query_one(Log).write_lines(shown)
         self._update_bar()
-        return len(shown)
+        return new
 
     def _refill(self) -> None:
         log = self.query_one(Log)
