@@ -1,0 +1,204 @@
+"""An hour of periodic bursts against the demo, driven from the keyboard in a real terminal.
+
+    python -m bench.soak                       # 60 minutes, a burst (`b`) every 60 s
+    python -m bench.soak --minutes 10 --interval 30 --json soak.json
+
+The installed `vllm-top serve --demo` runs in tmux (120x36) as a person would run it. Every
+--interval seconds the soak presses `b` (100 requests at concurrency 10); every 10 s it samples
+the vllm-top process: RSS, threads, open file descriptors and CPU time. At the end it presses `q`
+and checks that:
+- vllm-top's memory is flat: the RSS of the last quarter against the first quarter after the
+  first burst (history and log buffer are bounded, so it must not grow with time);
+- the on-disk log is complete: one `POST /v1/chat/completions` access line per request fired;
+- no vLLM process is left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+VLLM_TOP = str(Path(sys.executable).parent / "vllm-top")
+BURST_REQUESTS = 100  # what `b` fires with the default config
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+
+def _screen(session: str) -> str:
+    return _tmux("capture-pane", "-t", session, "-p")
+
+
+def _wait_screen(session: str, pattern: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = _screen(session)
+        if re.search(pattern, text):
+            return text
+        time.sleep(0.5)
+    raise SystemExit(f"soak: {pattern!r} never appeared; the screen was:\n{_screen(session)}")
+
+
+def _vllm_top_process(session: str) -> psutil.Process:
+    shell = psutil.Process(int(_tmux("display-message", "-p", "-t", session, "#{pane_pid}")))
+    for child in shell.children(recursive=True):
+        cmd = child.cmdline()
+        if (len(cmd) > 1 and cmd[1].endswith("vllm-top")) or cmd[:1] == [VLLM_TOP]:
+            return child
+    raise SystemExit("soak: no vllm-top process in the tmux pane")
+
+
+def _vllm_processes(port: int) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "vllm.entrypoints" in cmd and f"--port {port}" in cmd:
+            found.append(p)
+    return found
+
+
+def _log_text(home: Path) -> tuple[Path | None, str]:
+    logs = sorted((home / "state" / "vllm-top" / "logs").glob("*.log"))
+    return (logs[-1], logs[-1].read_text(errors="replace")) if logs else (None, "")
+
+
+def _completions(home: Path) -> int:
+    return len(re.findall(r'"POST /v1/chat/completions HTTP/1\.1" 200', _log_text(home)[1]))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--interval", type=float, default=60.0, help="seconds between bursts")
+    parser.add_argument("--json", help="write the samples and verdicts here")
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        raise SystemExit("soak: needs tmux")
+
+    home = Path(tempfile.mkdtemp(prefix="vllm-top-soak-"))
+    port = _free_port()
+    session = f"vllm-top-soak-{os.getpid()}"
+    env = f"XDG_STATE_HOME={home / 'state'} XDG_CACHE_HOME={os.environ.get('XDG_CACHE_HOME', '')}"
+    command = f"env {env} {VLLM_TOP} serve --demo --port {port}; echo EXIT-CODE $?; sleep 600"
+    _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
+    samples: list[dict[str, float]] = []
+    bursts = 0
+    try:
+        _wait_screen(session, r"● READY", 600)
+        proc = _vllm_top_process(session)
+        started = time.monotonic()
+        next_burst = started
+        next_sample = started
+        end = started + args.minutes * 60
+        while time.monotonic() < end:
+            now = time.monotonic()
+            if now >= next_burst:
+                _tmux("send-keys", "-t", session, "b")
+                bursts += 1
+                next_burst += args.interval
+            if now >= next_sample:
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    samples.append(
+                        {
+                            "t_s": round(now - started, 1),
+                            "rss_mib": proc.memory_info().rss / 2**20,
+                            "threads": proc.num_threads(),
+                            "fds": proc.num_fds(),
+                            "cpu_s": times.user + times.system,
+                            "bursts": bursts,
+                        }
+                    )
+                next_sample += 10
+            time.sleep(0.2)
+        # Let the last burst finish before quitting: its requests reach the log file.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and _completions(home) < bursts * BURST_REQUESTS:
+            time.sleep(1)
+        _tmux("send-keys", "-t", session, "q")
+        _wait_screen(session, r"EXIT-CODE \d+", 120)
+        exit_line = re.search(r"EXIT-CODE (\d+)", _screen(session))
+        exit_code = int(exit_line.group(1)) if exit_line else -1
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _vllm_processes(port):
+        time.sleep(0.5)
+    leftovers = [p.pid for p in _vllm_processes(port)]
+    for p in _vllm_processes(port):
+        p.kill()
+
+    log_file, text = _log_text(home)
+    completions = _completions(home)
+    log_lines = text.count("\n")
+
+    # Flat memory: compare the first and last quarters of the samples taken after the first
+    # burst has finished (the first burst loads aiohttp, the report code and chart fonts).
+    warm = [s for s in samples if s["t_s"] >= min(args.interval, 60)]
+    quarter = max(1, len(warm) // 4)
+    first = statistics.median(s["rss_mib"] for s in warm[:quarter]) if warm else 0.0
+    last = statistics.median(s["rss_mib"] for s in warm[-quarter:]) if warm else 0.0
+    wall = samples[-1]["t_s"] - samples[0]["t_s"] if len(samples) > 1 else 0.0
+    cpu = samples[-1]["cpu_s"] - samples[0]["cpu_s"] if len(samples) > 1 else 0.0
+    result = {
+        "minutes": args.minutes,
+        "bursts": bursts,
+        "requests_fired": bursts * BURST_REQUESTS,
+        "completion_access_lines": completions,
+        "log_lines": log_lines,
+        "log_file": str(log_file) if log_file else None,
+        "rss_first_quarter_mib": round(first, 1),
+        "rss_last_quarter_mib": round(last, 1),
+        "rss_max_mib": round(max((s["rss_mib"] for s in samples), default=0.0), 1),
+        "threads_first_last": [samples[0]["threads"], samples[-1]["threads"]] if samples else [],
+        "fds_first_last": [samples[0]["fds"], samples[-1]["fds"]] if samples else [],
+        "cpu_fraction": round(cpu / wall, 4) if wall else None,
+        "exit_code": exit_code,
+        "vllm_left": leftovers,
+        "samples": samples,
+    }
+    every = max(1, len(samples) // 12)
+    print("   t (min)  bursts  RSS MiB  threads  fds")
+    for s in samples[::every] + samples[-1:]:
+        print(
+            f"  {s['t_s'] / 60:8.1f}  {s['bursts']:6.0f}  {s['rss_mib']:7.1f}"
+            f"  {s['threads']:7.0f}  {s['fds']:4.0f}"
+        )
+    summary = {k: v for k, v in result.items() if k != "samples"}
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    ok = (
+        completions == bursts * BURST_REQUESTS
+        and exit_code == 0
+        and not leftovers
+        and last <= first * 1.10 + 2
+    )
+    print("soak:", "PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
