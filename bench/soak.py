@@ -99,7 +99,9 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="vllm-top-soak-"))
     port = _free_port()
     session = f"vllm-top-soak-{os.getpid()}"
-    env = f"XDG_STATE_HOME={home / 'state'} XDG_CACHE_HOME={os.environ.get('XDG_CACHE_HOME', '')}"
+    # Only the state (logs) goes to a scratch home; caches stay where they are. An empty
+    # XDG_CACHE_HOME would make vLLM put its compile cache in ./vllm.
+    env = f"XDG_STATE_HOME={home / 'state'}"
     command = f"env {env} {VLLM_TOP} serve --demo --port {port}; echo EXIT-CODE $?; sleep 600"
     _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
     samples: list[dict[str, float]] = []

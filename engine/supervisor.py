@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import os
 import re
+import select
 import signal
 import subprocess
 import threading
@@ -38,6 +39,7 @@ from engine.linesplit import LineSplitter
 from engine.logbuffer import LogBuffer, Stream
 from engine.loglines import failure_cause, is_error_line
 from engine.paths import default_log_dir
+from engine.reaper import Reaper, shared_reaper
 from engine.startup import Phase, StartupTracker
 
 Listener = Callable[[SupervisorEvent], None]
@@ -49,6 +51,14 @@ _ENGINE_DEAD = re.compile(
     r"EngineDeadError|EngineCore encountered a fatal error|engine core exited unexpectedly"
     r"|Worker proc \S+ died unexpectedly"
 )
+
+
+def _open_pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when the process ends (Linux 5.3+), or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
@@ -80,6 +90,7 @@ class Supervisor:
         health_probe: HealthProbe = probe_health,
         die_with_parent: bool = True,
         detach_output: bool = False,
+        reaper: Reaper | None = None,
     ) -> None:
         """detach_output: the server writes its output straight into the log file, which is
         followed from there, so it can outlive vllm-top (--keep-server) without broken pipes.
@@ -97,6 +108,9 @@ class Supervisor:
         self._health_probe = health_probe
         self._die_with_parent = die_with_parent and not detach_output
         self._detach_output = detach_output
+        # The backstop for the parent-death signal: it reaches the whole session, engine
+        # core and workers included, and SIGKILLs what ignores SIGTERM.
+        self._reaper = reaper or (shared_reaper() if self._die_with_parent else None)
 
         self._state = ServerState.NOT_STARTED
         self._changed = threading.Condition()
@@ -213,6 +227,8 @@ class Supervisor:
             spawned.set()
             return
         self._tree[self._proc.pid] = psutil.Process(self._proc.pid).create_time()
+        if self._reaper is not None:
+            self._reaper.watch_session(self._proc.pid)
         self._set_state(ServerState.STARTING)
         spawned.set()
         if self._detach_output:
@@ -233,21 +249,33 @@ class Supervisor:
     def _watch(self) -> None:
         assert self._proc is not None
         last_tree_scan = 0.0
-        while self._proc.poll() is None:
-            now = time.monotonic()
-            if now - last_tree_scan > 2.0:
-                self._snapshot_tree()
-                last_tree_scan = now
-            if not self._stop_requested.is_set():
-                self._check_health()
-            ready = self._state is ServerState.READY
-            self._stop_requested.wait(
-                self._ready_health_interval if ready else self._health_interval
-            )
-            if self._stop_requested.is_set():
-                # Stopping: just wait for the exit, promptly.
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self._proc.wait(0.1)
+        # Between health probes the thread sleeps on the process itself, so an exit is seen at
+        # once (a pidfd is readable when the process ends), not at the next probe.
+        pidfd = _open_pidfd(self._proc.pid)
+        try:
+            while self._proc.poll() is None:
+                now = time.monotonic()
+                if now - last_tree_scan > 2.0:
+                    self._snapshot_tree()
+                    last_tree_scan = now
+                if not self._stop_requested.is_set():
+                    self._check_health()
+                ready = self._state is ServerState.READY
+                interval = self._ready_health_interval if ready else self._health_interval
+                if self._stop_requested.is_set():
+                    interval = 0.1  # stopping: just wait for the exit, promptly
+                self._wait_exit(pidfd, interval)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def _wait_exit(self, pidfd: int | None, timeout: float) -> None:
+        assert self._proc is not None
+        if pidfd is not None:
+            select.select([pidfd], [], [], timeout)
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout)
 
     def _check_health(self) -> None:
         health, _ = self._health_probe(self.base_url)
@@ -266,6 +294,8 @@ class Supervisor:
         for p in self.alive_tree():
             with contextlib.suppress(psutil.Error):
                 p.kill()
+        if self._reaper is not None:
+            self._reaper.release(self._proc.pid)
         for reader in self._readers:
             reader.join(5.0)
         if self._log_file is not None:

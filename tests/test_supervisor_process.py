@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import psutil
@@ -106,6 +108,39 @@ def test_a_server_that_dies_at_start_reports_its_cause(tmp_path: Path) -> None:
     )
 
 
+def test_a_ready_server_killed_by_a_signal_is_seen_within_a_second(tmp_path: Path) -> None:
+    """Between /health probes (2 s apart once ready) the supervisor still sees an exit at once."""
+    died_file = tmp_path / "died"
+    spec = _child(
+        tmp_path,
+        f"""
+        import http.server, os, signal, sys, threading, time
+        class Health(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200); self.end_headers()
+            def log_message(self, *args):
+                pass
+        port = int(sys.argv[sys.argv.index("--port") + 1])
+        server = http.server.HTTPServer(("127.0.0.1", port), Health)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        time.sleep(3.2)  # ready by now, and between two probes
+        open({str(died_file)!r}, "w").write(repr(time.time()))
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+    )
+    seen: list[tuple[SupervisorEvent, float]] = []
+    sup = Supervisor(
+        spec, log_dir=tmp_path / "logs", listener=lambda e: seen.append((e, time.time()))
+    )
+    sup.start()
+    assert sup.wait_ready(20) is ServerState.READY
+    report = sup.wait_exit(20)
+    assert report is not None and report.returncode == -signal.SIGKILL
+    exits = [t for e, t in seen if isinstance(e, ExitEvent)]
+    assert exits and exits[0] - float(died_file.read_text()) < 1.0
+    assert "code -9 (signal 9)" in report.describe()
+
+
 def test_the_server_dies_when_its_supervisor_is_killed(tmp_path: Path) -> None:
     """SIGKILL the supervising process: the parent-death signal still stops the server."""
     pid_file = tmp_path / "child.pid"
@@ -144,6 +179,76 @@ def test_the_server_dies_when_its_supervisor_is_killed(tmp_path: Path) -> None:
     finally:
         if proc.is_running():
             proc.kill()
+
+
+def test_the_reaper_kills_a_tree_that_ignores_sigterm_when_the_supervisor_is_killed(
+    tmp_path: Path,
+) -> None:
+    """The parent-death signal is a SIGTERM to the server alone. A server and a grandchild that
+    both ignore it (a wedged engine core) are left to the reaper, which SIGKILLs the session."""
+    pid_file = tmp_path / "pids"
+    spec = _child(
+        tmp_path,
+        f"""
+        import os, signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        grandchild = subprocess.Popen(
+            [sys.executable, "-c", "import signal, time; "
+             "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+        open({str(pid_file)!r}, "w").write(f"{{os.getpid()}} {{grandchild.pid}}")
+        time.sleep(600)
+        """,
+    )
+    runner = tmp_path / "runner.py"
+    runner.write_text(
+        textwrap.dedent(
+            f"""
+            import time
+            from pathlib import Path
+            from engine.launch import LaunchSpec
+            from engine.reaper import Reaper
+            from engine.supervisor import Supervisor
+            spec = LaunchSpec(model="unused", python={spec.python!r}, port={spec.port})
+            reaper = Reaper(grace=1.0)
+            Supervisor(spec, log_dir=Path({str(tmp_path / "logs")!r}), reaper=reaper).start()
+            print(reaper.pid, flush=True)
+            time.sleep(600)
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    proc = psutil.Popen([sys.executable, str(runner)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        reaper = psutil.Process(int(proc.stdout.readline()))
+        assert wait_until(
+            lambda: len(pid_file.read_text().split()) == 2 if pid_file.exists() else False, 30
+        )
+        tree = [psutil.Process(int(pid)) for pid in pid_file.read_text().split()]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        gone = lambda p: not p.is_running() or p.status() == psutil.STATUS_ZOMBIE  # noqa: E731
+        assert wait_until(lambda: all(gone(p) for p in tree), 15), [p.status() for p in tree]
+        assert wait_until(lambda: gone(reaper), 5), "the reaper lingers after its work"
+    finally:
+        if proc.is_running():
+            proc.kill()
+
+
+def test_a_clean_stop_leaves_the_reaper_nothing_to_do(tmp_path: Path) -> None:
+    from engine.reaper import Reaper
+
+    spec = _child(tmp_path, "import time\ntime.sleep(600)\n")
+    reaper = Reaper(grace=1.0)
+    sup = Supervisor(spec, log_dir=tmp_path / "logs", reaper=reaper)
+    sup.start()
+    assert reaper.pid is not None
+    watchdog = psutil.Process(reaper.pid)
+    # Its own session: a hang-up or Ctrl-C sent to vllm-top's terminal does not reach it.
+    assert os.getsid(watchdog.pid) == watchdog.pid != os.getsid(0)
+    sup.stop(5)
+    reaper.close()
+    assert watchdog.wait(5) == 0
 
 
 def test_detached_output_is_followed_from_the_log_file(tmp_path: Path) -> None:
