@@ -95,21 +95,65 @@ def is_error_line(text: str) -> bool:
     )
 
 
+_WRAPPER = re.compile(r"See root cause above|See stack trace \(above\) for the root cause")
+# What vLLM says when its engine core process vanished without a word of its own.
+_ENGINE_DIED = re.compile(
+    r"engine core exited unexpectedly|Engine core proc \S+ died unexpectedly"
+    r"|Engine core died unexpectedly"
+)
+ENGINE_DIED_CAUSE = (
+    "the engine core process died without an error of its own "
+    "(killed by a signal, or by the kernel's OOM killer: see dmesg)"
+)
+# Traceback frames and carets: noise once the exception line is known.
+_FRAME = re.compile(r"^(?:Traceback \(most recent call last\)|File \"|\^+$|~+$)")
+
+
+def _message(text: str) -> str:
+    return parse_line(text).message.strip()
+
+
 def failure_cause(lines: list[str]) -> str | None:
     """The most telling single line among a dying server's last lines.
 
     A traceback's final exception line names the cause; vLLM's wrapper errors ("Engine core
-    initialization failed. See root cause above") point elsewhere, so an earlier specific
-    exception wins over them.
+    initialization failed. See root cause above", "EngineDeadError: ... See stack trace (above)
+    for the root cause") point elsewhere, so an earlier specific exception wins over them. An
+    engine core that died without a traceback (SIGKILL, the OOM killer) is said so.
     """
-    exceptions = [
-        ln.strip() for ln in lines if _EXCEPTION.match(ln.strip()) or _ARGPARSE.match(ln.strip())
-    ]
-    specific = [e for e in exceptions if "See root cause above" not in e]
+    messages = [_message(ln) for ln in lines]
+    exceptions = [m for m in messages if _EXCEPTION.match(m) or _ARGPARSE.match(m)]
+    specific = [e for e in exceptions if not _WRAPPER.search(e)]
     if specific:
         return specific[-1]
+    if any(_ENGINE_DIED.search(m) for m in messages):
+        return ENGINE_DIED_CAUSE
     if exceptions:
         return exceptions[-1]
     errors = [parse_line(ln) for ln in lines]
-    messages = [p.message for p in errors if p.level >= Level.ERROR]
-    return messages[-1] if messages else None
+    error_messages = [p.message for p in errors if p.level >= Level.ERROR]
+    return error_messages[-1] if error_messages else None
+
+
+def notable_errors(lines: list[str], limit: int = 3) -> list[str]:
+    """The last `limit` distinct error messages, without traceback frames or repeats.
+
+    A dying server repeats the same error once per request in flight and prints every frame
+    of every traceback as an ERROR line; a person wants the few different things it said.
+    """
+    seen: dict[str, str] = {}
+    for text in lines:
+        parsed = parse_line(text)
+        message = parsed.message.strip()
+        is_error = parsed.level >= Level.ERROR or (
+            parsed.level == Level.NONE
+            and bool(_EXCEPTION.match(message) or _ARGPARSE.match(message))
+        )
+        if not is_error or not message or _FRAME.match(message) or text[:1].isspace():
+            continue
+        if parsed.message[:1].isspace():  # an indented source line of a traceback
+            continue
+        shown = f"{parsed.process}: {message}" if parsed.process else message
+        seen.pop(message, None)  # keep the order of last appearance
+        seen[message] = shown
+    return list(seen.values())[-limit:]

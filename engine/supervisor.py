@@ -37,7 +37,7 @@ from engine.health import Health, probe_health
 from engine.launch import LaunchSpec
 from engine.linesplit import LineSplitter
 from engine.logbuffer import LogBuffer, Stream
-from engine.loglines import failure_cause, is_error_line
+from engine.loglines import failure_cause, notable_errors
 from engine.paths import default_log_dir
 from engine.reaper import Reaper, shared_reaper
 from engine.startup import Phase, StartupTracker
@@ -124,6 +124,8 @@ class Supervisor:
         self._spawn_error: BaseException | None = None
         self._report: ExitReport | None = None
         self._killed_after_grace = False
+        self._death_cause: str | None = None  # read when the engine was seen dead
+        self._death_tail: list[str] = []
         self._log_start = 0
         self.log_path: Path | None = None
 
@@ -283,7 +285,7 @@ class Supervisor:
             self._advance(Phase.READY)
             self._set_state(ServerState.READY)
         elif health is Health.DEAD and self._state is not ServerState.DEAD:
-            self._set_state(ServerState.DEAD, "engine dead: /health answered 503")
+            self._engine_dead("/health answered 503")
 
     def _finish(self) -> None:
         assert self._proc is not None
@@ -305,8 +307,10 @@ class Supervisor:
         self._report = ExitReport(
             returncode=returncode,
             stopped_by_us=stopped,
-            cause=None if stopped and returncode in (0, -signal.SIGTERM) else failure_cause(tail),
-            last_errors=[t for t in tail if is_error_line(t)][-10:],
+            cause=None
+            if stopped and returncode in (0, -signal.SIGTERM)
+            else (self._death_cause or failure_cause(tail)),
+            last_errors=notable_errors(self._death_tail + tail, 10),
             log_path=self.log_path,
             killed_after_grace=self._killed_after_grace,
         )
@@ -354,10 +358,24 @@ class Supervisor:
             added = self.buffer.extend(stream, texts, self._clock())
             moved = [p for t in texts if (p := self._feed_tracker(t)) is not None]
         self._emit(LogLinesEvent(added))
-        if self._state is ServerState.READY and any(_ENGINE_DEAD.search(t) for t in texts):
-            self._set_state(ServerState.DEAD, "engine dead: see the log")
+        if self._state is ServerState.READY:
+            first = next((i for i, t in enumerate(texts) if _ENGINE_DEAD.search(t)), None)
+            if first is not None:
+                self._engine_dead("the log says so", later_lines=len(texts) - first - 1)
         for event in moved:
             self._emit(event)
+
+    def _engine_dead(self, how: str, later_lines: int = 0) -> None:
+        # The cause is read now, from the lines up to the first sign of death: by the time the
+        # process exits (or even within the same read, when the reader was late), every request
+        # that was in flight has printed its own EngineDeadError traceback over the root cause.
+        tail = [ln.text for ln in self.buffer.tail(400 + later_lines)]
+        tail = tail[: len(tail) - later_lines]
+        self._death_cause = failure_cause(tail)
+        self._death_tail = tail
+        self._set_state(
+            ServerState.DEAD, f"engine dead ({how}): {self._death_cause or 'see the log'}"
+        )
 
     def _feed_tracker(self, text: str) -> PhaseEvent | None:
         before = self.tracker.entered_at.get(self.tracker.phase, 0.0)

@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from engine.loglines import Level, failure_cause, is_error_line, parse_line
+from engine.loglines import (
+    ENGINE_DIED_CAUSE,
+    Level,
+    failure_cause,
+    is_error_line,
+    notable_errors,
+    parse_line,
+)
 from tests.helpers import FIXTURES
 
 
@@ -65,3 +72,30 @@ def test_failure_cause_of_bad_vllm_arguments() -> None:
     ]
     cause = failure_cause(lines)
     assert cause is not None and cause.startswith("api_server.py: error: argument --max-model-len")
+
+
+def test_an_engine_core_killed_mid_burst_is_named_as_such() -> None:
+    """Real vLLM 0.32 output after `kill -9` of the engine core during a burst: every request
+    in flight prints an EngineDeadError that points "above"; the cause is the silent death."""
+    lines = (FIXTURES / "vllm-0.32-cpu-engine-killed.log").read_text().splitlines()
+    assert failure_cause(lines) == ENGINE_DIED_CAUSE
+    errors = notable_errors(lines)
+    assert errors == [
+        "APIServer: AsyncLLM output_handler failed.",
+        "APIServer: vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue."
+        " See stack trace (above) for the root cause.",
+        "APIServer: Error in chat completion stream generator.",
+    ]
+
+
+def test_a_kv_cache_that_does_not_fit_names_the_memory() -> None:
+    """Real vLLM 0.32 output with VLLM_CPU_KVCACHE_SPACE=200 on a 24 GiB machine."""
+    lines = (FIXTURES / "vllm-0.32-cpu-kv-oom.log").read_text().splitlines()
+    cause = failure_cause(lines)
+    assert cause is not None and cause.startswith("RuntimeError: Worker failed with error")
+    assert "less than requested memory for kv (200.0 GiB)" in cause
+    errors = notable_errors(lines, 10)
+    # No traceback frames, no carets, no repeats.
+    assert not [e for e in errors if "File " in e or "^^^" in e or "Traceback" in e]
+    assert len(errors) == len(set(errors))
+    assert "EngineCore: EngineCore failed to start." in errors

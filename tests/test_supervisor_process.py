@@ -18,6 +18,7 @@ import psutil
 
 from engine.events import ExitEvent, ServerState, SupervisorEvent
 from engine.launch import LaunchSpec
+from engine.loglines import ENGINE_DIED_CAUSE
 from engine.supervisor import Supervisor
 from tests.helpers import free_port, wait_until
 
@@ -139,6 +140,41 @@ def test_a_ready_server_killed_by_a_signal_is_seen_within_a_second(tmp_path: Pat
     exits = [t for e, t in seen if isinstance(e, ExitEvent)]
     assert exits and exits[0] - float(died_file.read_text()) < 1.0
     assert "code -9 (signal 9)" in report.describe()
+
+
+def test_an_engine_death_is_named_even_under_a_flood_of_errors(tmp_path: Path) -> None:
+    """The death line, then 2,000 EngineDeadError lines in one write (400 requests in flight),
+    then the exit: the cause is the death, read when it was seen, not the flood's last line."""
+    fixture = Path(__file__).parent / "fixtures" / "vllm-0.32-cpu-engine-killed.log"
+    spec = _child(
+        tmp_path,
+        f"""
+        import http.server, os, sys, threading, time
+        class Health(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200); self.end_headers()
+            def log_message(self, *args):
+                pass
+        port = int(sys.argv[sys.argv.index("--port") + 1])
+        server = http.server.HTTPServer(("127.0.0.1", port), Health)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        time.sleep(1.5)
+        lines = open({str(fixture)!r}).read().splitlines()
+        flood = [ln for ln in lines if "EngineDeadError" in ln] * 1000
+        sys.stderr.write("\\n".join(lines[:3] + flood) + "\\n")
+        sys.stderr.flush()
+        time.sleep(0.5)
+        server.shutdown()
+        """,
+    )
+    sup = Supervisor(spec, log_dir=tmp_path / "logs")
+    sup.start()
+    assert sup.wait_ready(20) is ServerState.READY
+    report = sup.wait_exit(20)
+    assert report is not None and report.returncode == 0
+    assert report.cause == ENGINE_DIED_CAUSE
+    assert "EngineDeadError" in report.last_errors[-1]
+    assert len(report.last_errors) == len(set(report.last_errors))
 
 
 def test_the_server_dies_when_its_supervisor_is_killed(tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine.device_sampler import DeviceSampler
-from engine.events import ExitEvent, LogLinesEvent, ServerState, SupervisorEvent
+from engine.events import ExitEvent, LogLinesEvent, ServerState, StateEvent, SupervisorEvent
+from engine.loglines import notable_errors
 from engine.metrics import MetricsSample, ScrapeError, scrape
 from engine.metrics_history import MetricsHistory
 from engine.session import AttachedSession, Session, SupervisedSession
@@ -171,7 +172,9 @@ class CockpitApp(App[int]):
         self.max_model_len: int | None = None
         self.bursts: list[Burst] = []  # the last 50, on the clock of time.monotonic()
         self.last_report: str | None = None
-        self.exit_detail: str | None = None
+        self.exit_detail: str | None = None  # why the server is dead or gone
+        self.exit_errors: list[str] = []  # the last distinct errors it printed
+        self.last_summary: Summary | None = None
         self.chart_window = config.chart_window
         self._charts_drawn_at = float("-inf")
         self._drawn_state: ServerState | None = None
@@ -361,8 +364,14 @@ class CockpitApp(App[int]):
         if isinstance(event, ExitEvent):
             report = event.report
             if not report.stopped_by_us:
-                self.exit_detail = report.describe() + "  (r restarts)"
+                self.exit_detail = report.describe() + "  (r restarts, e shows the last error)"
+                self.exit_errors = report.last_errors[-3:]
                 self.notify(report.describe(), title="vLLM exited", severity="error", timeout=10)
+        elif isinstance(event, StateEvent) and event.state is ServerState.DEAD:
+            self.exit_detail = event.detail + "  (r restarts, e shows the last error)"
+            log = self.session.log
+            self.exit_errors = notable_errors([ln.text for ln in log.tail(400)]) if log else []
+            self.notify(event.detail, title="vLLM engine dead", severity="error", timeout=10)
         self.refresh_panels()
 
     @on(BurstProgress)
@@ -389,6 +398,7 @@ class CockpitApp(App[int]):
             self.query_one(LoadPanel).show_idle(self.config.default_burst.describe())
             return
         assert message.summary is not None
+        self.last_summary = message.summary
         self._set_running_burst(message.t0, message.records, finished=True)
         self.query_one(LoadPanel).show_result(message.label, message.summary)
         self.last_report = render_report(message.summary, title=f"vllm-top burst: {message.label}")
@@ -427,6 +437,7 @@ class CockpitApp(App[int]):
         tracker = session.tracker
         state = session.state
         self._drawn_state = state
+        failed = state.is_final or state is ServerState.DEAD
         phase = None
         if tracker is not None and state is ServerState.STARTING:
             phase = f"{tracker.phase.label} ({duration(tracker.elapsed())})"
@@ -448,7 +459,8 @@ class CockpitApp(App[int]):
                 ),
                 api_key_set=session.info.api_key_set,
                 supervised=session.supervised,
-                detail=self.exit_detail if state.is_final or state is ServerState.DEAD else None,
+                detail=self.exit_detail if failed else None,
+                errors=tuple(self.exit_errors) if failed else (),
             )
         )
         startup = self.query_one(StartupPanel)
@@ -544,6 +556,7 @@ class CockpitApp(App[int]):
             self.notify("attached: this server is not ours to restart", severity="warning")
             return
         self.exit_detail = None
+        self.exit_errors = []
         self.notify("restarting vLLM")
         self._restart_worker()
 

@@ -33,7 +33,8 @@ class StatusView:
     api_key_set: bool
     supervised: bool
     tunnel_url: str | None = None
-    detail: str | None = None  # e.g. the exit cause
+    detail: str | None = None  # e.g. the exit code and cause
+    errors: tuple[str, ...] = ()  # the last distinct error lines of a dead server
 
 
 class StatusPanel(TextPanel):
@@ -56,5 +57,11 @@ class StatusPanel(TextPanel):
         if view.tunnel_url:
             text.append(f"  shared: {view.tunnel_url}", style="bold magenta")
         if view.detail:
-            text.append(f"\n{view.detail}", style="red")
+            text.append(f"\n{view.detail}", style="bold red")
+        # One row each: the cause above is the line to read whole; these are for recognition.
+        width = max(20, self.size.width - 4)
+        for error in view.errors:
+            if len(error) > width:
+                error = error[: width - 1] + ("~" if self.ascii_only else "…")
+            text.append(f"\n  {error}", style="red")
         self.show_text(text)
