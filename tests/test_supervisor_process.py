@@ -31,6 +31,10 @@ def _child(tmp_path: Path, body: str) -> LaunchSpec:
     return LaunchSpec(model="unused", python=str(script), port=free_port())
 
 
+def _gone(p: psutil.Process) -> bool:
+    return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+
+
 def test_every_line_of_a_flood_reaches_the_log_file(tmp_path: Path) -> None:
     spec = _child(
         tmp_path,
@@ -263,9 +267,8 @@ def test_the_reaper_kills_a_tree_that_ignores_sigterm_when_the_supervisor_is_kil
         tree = [psutil.Process(int(pid)) for pid in pid_file.read_text().split()]
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        gone = lambda p: not p.is_running() or p.status() == psutil.STATUS_ZOMBIE  # noqa: E731
-        assert wait_until(lambda: all(gone(p) for p in tree), 15), [p.status() for p in tree]
-        assert wait_until(lambda: gone(reaper), 5), "the reaper lingers after its work"
+        assert wait_until(lambda: all(_gone(p) for p in tree), 15), [p.status() for p in tree]
+        assert wait_until(lambda: _gone(reaper), 5), "the reaper lingers after its work"
     finally:
         if proc.is_running():
             proc.kill()
