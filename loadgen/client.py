@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from engine.redact import Redactor
 from loadgen.config import LoadConfig
 from loadgen.record import RequestRecord
 from loadgen.sse import DONE, SSEParser
@@ -103,7 +105,16 @@ async def send_request(
         record.error = f"{type(exc).__name__}: {exc}"[:200]
     if record.end is None:
         record.end = clock() - t0
+    if record.error and config.api_key:
+        # A server may quote the request back in its error (the Authorization header
+        # included): errors end up in reports, JSON, CSV and on screen.
+        record.error = _redactor(config.api_key)(record.error)
     return record
+
+
+@functools.lru_cache(maxsize=4)
+def _redactor(api_key: str) -> Redactor:
+    return Redactor([api_key])
 
 
 async def _read_stream(

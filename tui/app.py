@@ -34,9 +34,11 @@ from engine.loglines import notable_errors
 from engine.metrics import MetricsSample, ScrapeError, scrape
 from engine.metrics_history import MetricsHistory
 from engine.session import AttachedSession, Session, SupervisedSession
+from engine.share import Share, generate_api_key
 from engine.snapshot import ServerIdentity, fetch_identity
 from engine.startup import Phase
 from engine.statsline import StatsLine, parse_stats_line
+from engine.tunnel import TOKEN_ENV, ssh_hint
 from loadgen.config import DEFAULT_PROMPT, ConfigError, LoadConfig, load_payloads
 from loadgen.process import LoadProcess
 from loadgen.record import RequestRecord
@@ -46,7 +48,14 @@ from loadgen.stats import Summary, summarize
 from loadgen.window import Burst, client_token_rate_series, client_ttft_series, rolling
 from tui.config import BurstPreset, UiConfig
 from tui.format import duration, terminal_lacks_unicode
-from tui.screens.modals import BurstFormScreen, ConfirmScreen, HelpScreen, ReportScreen
+from tui.screens.modals import (
+    BurstFormScreen,
+    ConfirmScreen,
+    HelpScreen,
+    ReportScreen,
+    ShareScreen,
+)
+from tui.sharing import ShareError, TunnelFactory, banner, open_share
 from tui.widgets.chart_panel import ChartData, ChartPanel
 from tui.widgets.device_panel import DevicePanel
 from tui.widgets.kv_panel import KvPanel
@@ -63,6 +72,20 @@ ATTACHED_LOG_NOTE = (
     "log not available when attached: vllm-top sees only what the server exposes over HTTP "
     "(/health, /metrics, /v1/models)"
 )
+
+
+def _requires_key(base_url: str) -> bool:
+    """Whether the server turns away /v1/models without a key (401)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base_url}/v1/models", timeout=5):
+            return False
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    except OSError:
+        return False
 
 
 # ---- messages from workers ------------------------------------------------------------------
@@ -119,6 +142,18 @@ class BurstFinished(Message):
         self.error = error
 
 
+class ShareOpened(Message):
+    def __init__(self, share: Share) -> None:
+        super().__init__()
+        self.share = share
+
+
+class ShareFailed(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
 # ---- the app --------------------------------------------------------------------------------
 
 
@@ -135,6 +170,7 @@ class CockpitApp(App[int]):
         ),
         Binding("R", "report", "Last report", show=False, id="show-report"),
         Binding("r", "restart", "Restart", id="restart-server"),
+        Binding("p", "share", "Share", id="share"),
         Binding("w", "toggle_window", "60s/5m", show=False, id="chart-window"),
         Binding("c", "toggle_charts", "Charts/panels", show=False, id="toggle-charts"),
         Binding("f", "log('toggle_follow')", "Follow", show=False, id="log-follow"),
@@ -157,7 +193,13 @@ class CockpitApp(App[int]):
         start_workers: bool = True,
         clock: Callable[[], float] = time.monotonic,
         device_sampler: DeviceSampler | None = None,
+        share: Share | None = None,
+        key_is_new: bool = False,
+        make_tunnel: TunnelFactory | None = None,
     ) -> None:
+        """share: a public URL opened at the command line (--share); key_is_new: its key was
+        generated, so it is shown once; make_tunnel: how the share key opens one (None
+        without an ngrok token)."""
         super().__init__()
         LoadProcess.prepare()
         self.session = session
@@ -179,6 +221,10 @@ class CockpitApp(App[int]):
         self._charts_drawn_at = float("-inf")
         self._drawn_state: ServerState | None = None
         self._load: LoadProcess | None = None
+        self.share = share
+        self.key_is_new = key_is_new
+        self.make_tunnel = make_tunnel
+        self._share_to_show = share is not None  # shown once the server is ready
         self._device = device_sampler or DeviceSampler(
             root_pid=lambda: session.pid, interval=max(config.refresh_interval, 0.5), clock=clock
         )
@@ -459,10 +505,13 @@ class CockpitApp(App[int]):
                 ),
                 api_key_set=session.info.api_key_set,
                 supervised=session.supervised,
+                tunnel_url=self.share.endpoint.url if self.share and self.share.endpoint else None,
                 detail=self.exit_detail if failed else None,
                 errors=tuple(self.exit_errors) if failed else (),
             )
         )
+        if self._share_to_show and state is ServerState.READY:
+            self._show_share()
         startup = self.query_one(StartupPanel)
         latest = self.history.latest
         if tracker is not None and state in (ServerState.STARTING, ServerState.NOT_STARTED):
@@ -571,6 +620,95 @@ class CockpitApp(App[int]):
         self.history = MetricsHistory()
         self.version = None
         self.max_model_len = None
+
+    # ---- sharing ------------------------------------------------------------------------------
+
+    def action_share(self) -> None:
+        port = self.session.base_url.rsplit(":", 1)[-1]
+        if self.share is not None and self.share.endpoint is not None:
+            self._share_to_show = True  # the URL again; a generated key is never shown twice
+            self.key_is_new = False
+            self._show_share()
+            return
+        if self.make_tunnel is None:
+            self.notify(
+                f"sharing needs an ngrok token in ${TOKEN_ENV}; or share over SSH: "
+                f"{ssh_hint(int(port))}",
+                severity="warning",
+                timeout=15,
+            )
+            return
+        if isinstance(self.session, AttachedSession):
+            if self.session.api_key is None:
+                self.notify(
+                    "a tunnel opens only in front of a server that requires an API key: "
+                    "attach with --api-key",
+                    severity="warning",
+                )
+                return
+            self._share_worker(None)
+            return
+        assert isinstance(self.session, SupervisedSession)
+        if self.session.api_key is not None:
+            self._share_worker(None)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify("restarting vLLM with a generated API key, then sharing it")
+                self._share_worker(generate_api_key())
+
+        self.push_screen(
+            ConfirmScreen(
+                "vLLM was started without an API key, and a public URL needs one. "
+                "Restart it with a generated key and share it?"
+            ),
+            answered,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="share", description="share")
+    def _share_worker(self, new_key: str | None) -> None:
+        session = self.session
+        port = int(session.base_url.rsplit(":", 1)[-1])
+        if new_key is not None:
+            assert isinstance(session, SupervisedSession)
+            session.set_api_key(new_key)
+            self.key_is_new = True
+            self.call_from_thread(self._forget_server)
+            session.restart()
+        elif isinstance(session, AttachedSession) and not _requires_key(session.base_url):
+            self.post_message(
+                ShareFailed(
+                    "the server answers /v1 without an API key: not sharing it "
+                    "(start it with --api-key)"
+                )
+            )
+            return
+        assert session.api_key is not None
+        make_tunnel = self.make_tunnel
+        assert make_tunnel is not None
+        try:
+            share = open_share(session.base_url, session.api_key, port, make_tunnel)
+        except ShareError as exc:
+            self.post_message(ShareFailed(str(exc)))
+            return
+        self.post_message(ShareOpened(share))
+
+    @on(ShareOpened)
+    def _share_opened(self, message: ShareOpened) -> None:
+        self.share = message.share
+        self._share_to_show = True
+        self.refresh_panels()
+
+    @on(ShareFailed)
+    def _share_failed(self, message: ShareFailed) -> None:
+        self.notify(message.reason, title="not shared", severity="error", timeout=20)
+
+    def _show_share(self) -> None:
+        if self.share is None or self.share.endpoint is None:
+            return
+        self._share_to_show = False
+        self.push_screen(ShareScreen(banner(self.share.endpoint, self.key_is_new)))
 
     def action_toggle_window(self) -> None:
         self.chart_window = 300.0 if self.chart_window <= 60 else 60.0

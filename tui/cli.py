@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--keep-server", action="store_true", help="leave vLLM running when the dashboard quits"
     )
+    serve.add_argument(
+        "--share",
+        action="store_true",
+        help=(
+            "open a public ngrok URL (token from $NGROK_AUTHTOKEN) in front of the server's /v1, "
+            "API key required (generated and shown once unless $VLLM_API_KEY or --api-key set)"
+        ),
+    )
     serve.add_argument("--config", help="dashboard config file (default: XDG config dir)")
     serve.add_argument(
         "--stop-grace",

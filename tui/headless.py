@@ -21,9 +21,11 @@ from engine.events import (
     StateEvent,
     SupervisorEvent,
 )
+from engine.share import Share
 from engine.startup import Phase
 from engine.supervisor import Supervisor, SupervisorError
 from tui.settings import ServeSettings, UsageError, build_launch_spec
+from tui.sharing import ShareError, banner, ngrok_factory, open_share
 
 EXIT_OK = 0
 EXIT_SERVER_FAILED = 1
@@ -60,7 +62,21 @@ class _Printer:
 
 def _build_supervisor(settings: ServeSettings, printer: _Printer) -> Supervisor:
     spec = build_launch_spec(settings, say=printer.line)
-    return Supervisor(spec, log_dir=settings.log_dir, listener=printer)
+    return Supervisor(spec, log_dir=settings.log_dir, listener=printer, redact=settings.redactor())
+
+
+def share_for(settings: ServeSettings) -> Share | None:
+    """--share: the public URL is opened before vLLM starts, so no network costs a second,
+    not a model load; its failure is one line (exit 2) with the SSH alternative."""
+    if not settings.share:
+        return None
+    assert settings.api_key is not None and settings.ngrok_token is not None  # validate()
+    try:
+        return open_share(
+            settings.base_url, settings.api_key, settings.port, ngrok_factory(settings.ngrok_token)
+        )
+    except ShareError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run_headless(settings: ServeSettings, out: TextIO = sys.stdout) -> int:
@@ -73,15 +89,20 @@ def run_headless(settings: ServeSettings, out: TextIO = sys.stdout) -> int:
     previous = {
         sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
+    share: Share | None = None
     try:
+        share = share_for(settings)
         supervisor = _build_supervisor(settings, printer)
         try:
             supervisor.start()
         except SupervisorError as exc:
             raise UsageError(str(exc)) from None
         printer.line(f"[vllm-top] started vLLM (pid {supervisor.pid}), log: {supervisor.log_path}")
-        return _supervise(supervisor, settings, printer, stop_requested)
+        return _supervise(supervisor, settings, printer, stop_requested, share)
     finally:
+        if share is not None:
+            share.close()
+            printer.line("[vllm-top] public URL closed")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -91,6 +112,7 @@ def _supervise(
     settings: ServeSettings,
     printer: _Printer,
     stop_requested: threading.Event,
+    share: Share | None = None,
 ) -> int:
     deadline = time.monotonic() + settings.startup_timeout
     announced = False
@@ -100,6 +122,10 @@ def _supervise(
             announced = True
             elapsed = supervisor.tracker.elapsed()
             printer.line(f"[vllm-top] ready: {supervisor.base_url}/v1 (started in {elapsed:.1f}s)")
+            if share is not None and share.endpoint is not None:
+                # Printed once, here, and never into the log file.
+                for line in banner(share.endpoint, settings.generated_key):
+                    printer.line(f"[vllm-top] {line}")
         if state.is_final:
             report = supervisor.wait_exit()
             assert report is not None

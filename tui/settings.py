@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import socket
 import subprocess
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.launch import LaunchSpec
+from engine.redact import Redactor
+from engine.tunnel import TOKEN_ENV
 
 
 class UsageError(Exception):
@@ -28,11 +31,39 @@ class ServeSettings:
     log_dir: Path | None
     startup_timeout: float
     stop_grace: float
-    vllm_args: tuple[str, ...]
+    vllm_args: tuple[str, ...]  # without --api-key: the keys are in api_keys
     keep_server: bool = False
+    api_keys: tuple[str, ...] = ()  # vLLM's --api-key values, or $VLLM_API_KEY
+    share: bool = False
+    generated_key: bool = False  # made up for --share, to be shown once
+
+    @property
+    def api_key(self) -> str | None:
+        """The key vllm-top's own requests (bursts, /v1/models) send."""
+        return self.api_keys[0] if self.api_keys else None
+
+    @property
+    def base_url(self) -> str:
+        return LaunchSpec(model="", host=self.host, port=self.port).base_url
+
+    @property
+    def ngrok_token(self) -> str | None:
+        return os.environ.get(TOKEN_ENV) or None
+
+    def redactor(self) -> Redactor:
+        return Redactor([*self.api_keys, self.ngrok_token])
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, vllm_args: tuple[str, ...]) -> ServeSettings:
+        rest, keys = split_api_keys(vllm_args)
+        if not keys and os.environ.get("VLLM_API_KEY"):
+            keys = (os.environ["VLLM_API_KEY"],)
+        share = getattr(args, "share", False)
+        generated = share and not keys
+        if generated:
+            from engine.share import generate_api_key
+
+            keys = (generate_api_key(),)
         return cls(
             model=args.model,
             demo=args.demo,
@@ -43,8 +74,11 @@ class ServeSettings:
             log_dir=Path(args.log_dir).expanduser() if args.log_dir else None,
             startup_timeout=args.startup_timeout,
             stop_grace=args.stop_grace,
-            vllm_args=vllm_args,
+            vllm_args=rest,
             keep_server=getattr(args, "keep_server", False),
+            api_keys=keys,
+            share=share,
+            generated_key=generated,
         )
 
     def validate(self) -> None:
@@ -59,8 +93,32 @@ class ServeSettings:
             and not Path(self.model).expanduser().exists()
         ):
             raise UsageError(f"model path {self.model} does not exist")
+        if self.share and not self.ngrok_token:
+            raise UsageError(
+                f"--share needs an ngrok token in ${TOKEN_ENV} "
+                "(it is never taken from the command line)"
+            )
         check_python_has_vllm(self.python)
         check_port_free(self.host, self.port)
+
+
+def split_api_keys(args: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Take vLLM's `--api-key K [K ...]` / `--api-key=K` out of its arguments: (rest, keys)."""
+    rest: list[str] = []
+    keys: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--api-key="):
+            keys.append(arg.split("=", 1)[1])
+        elif arg == "--api-key":
+            while i + 1 < len(args) and not args[i + 1].startswith("-"):
+                i += 1
+                keys.append(args[i])
+        else:
+            rest.append(arg)
+        i += 1
+    return tuple(rest), tuple(keys)
 
 
 def build_launch_spec(settings: ServeSettings, say: Callable[[str], None] = print) -> LaunchSpec:
@@ -73,17 +131,19 @@ def build_launch_spec(settings: ServeSettings, say: Callable[[str], None] = prin
             model_dir = ensure_demo_model(settings.python)
         except DemoBuildError as exc:
             raise UsageError(str(exc)) from None
-        return demo_launch_spec(
+        spec = demo_launch_spec(
             settings.python, model_dir, settings.host, settings.port, settings.vllm_args
         )
-    assert settings.model is not None
-    return LaunchSpec(
-        model=settings.model,
-        python=settings.python,
-        host=settings.host,
-        port=settings.port,
-        extra_args=settings.vllm_args,
-    )
+    else:
+        assert settings.model is not None
+        spec = LaunchSpec(
+            model=settings.model,
+            python=settings.python,
+            host=settings.host,
+            port=settings.port,
+            extra_args=settings.vllm_args,
+        )
+    return spec.with_api_keys(settings.api_keys)
 
 
 def _looks_like_path(model: str) -> bool:

@@ -159,3 +159,20 @@ class BurstFormScreen(ModalScreen[BurstPreset | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ShareScreen(ModalScreen[None]):
+    """The public URL and, once, the key that opens it."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="ShareScreen")
+    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]Shared[/b]  (the tunnel closes when vllm-top quits)")
+            yield Static("\n".join(self.lines), markup=False)
+            yield Label("[dim]enter or escape closes this[/dim]")
