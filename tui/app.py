@@ -282,6 +282,11 @@ class CockpitApp(App[int]):
         # Everything built so far lives as long as the app: keep full collections off it.
         gc.freeze()
 
+    def on_unmount(self) -> None:
+        # However the app ends (q, SIGTERM, a hang-up), the public URL does not outlive it.
+        if self.share is not None:
+            self.share.close()
+
     def on_resize(self, event: Any) -> None:
         self._apply_compact(event.size.width, event.size.height)
 
