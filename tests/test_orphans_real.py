@@ -11,6 +11,8 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -42,9 +44,23 @@ def _reapers_of(pid: int) -> list[psutil.Process]:
 
 
 def test_sigkill_of_vllm_top_takes_the_whole_server_tree_down(tmp_path: Path) -> None:
+    """Also: keys given on vLLM's command line protect /v1 and never show in our output.
+    With two keys they have to stay on vLLM's command line, and vLLM prints them among its
+    "non-default args" at start-up: that real line must reach our output masked."""
     port = free_port()
+    keys = ("sk-first-0123456789", "sk-second-9876543210")
     proc = subprocess.Popen(
-        [_vllm_top(), "serve", "--demo", "--headless", "--port", str(port)],
+        [
+            _vllm_top(),
+            "serve",
+            "--demo",
+            "--headless",
+            "--port",
+            str(port),
+            "--",
+            "--api-key",
+            *keys,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -52,11 +68,22 @@ def test_sigkill_of_vllm_top_takes_the_whole_server_tree_down(tmp_path: Path) ->
     )
     try:
         assert proc.stdout is not None
+        out = []
         for line in proc.stdout:
+            out.append(line)
             if "[vllm-top] ready:" in line:
                 break
         else:
-            pytest.fail("vllm-top exited before vLLM was ready")
+            pytest.fail("vllm-top exited before vLLM was ready:\n" + "".join(out))
+        printed = "".join(out)
+        assert "'api_key': ['***']" in printed
+        log = next((tmp_path / "state" / "vllm-top" / "logs").glob("*.log")).read_text()
+        assert "'api_key': ['***']" in log
+        for key in keys:
+            assert key not in printed and key not in log
+            assert _status(f"http://127.0.0.1:{port}/v1/models", key) == 200
+        assert _status(f"http://127.0.0.1:{port}/v1/models", None) == 401
+
         tree = _tree(port)
         reapers = _reapers_of(proc.pid)
         assert reapers, "no reaper watches this server"
@@ -68,6 +95,15 @@ def test_sigkill_of_vllm_top_takes_the_whole_server_tree_down(tmp_path: Path) ->
         proc.kill()
         for p in vllm_processes(port):
             p.kill()
+
+
+def _status(url: str, key: str | None) -> int:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10):
+            return 200
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
