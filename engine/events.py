@@ -18,6 +18,7 @@ class ServerState(Enum):
     STOPPING = "stopping"
     EXITED = "exited"  # ended on its own
     UNREACHABLE = "unreachable"  # attached: no answer from /health (down, or wrong URL)
+    UNKNOWN = "unknown"  # attached: something answers, but not as vLLM does
     STOPPED = "stopped"  # ended because we stopped it
 
     @property

@@ -136,6 +136,7 @@ class AttachedSession:
         self.api_key = api_key
         self.model: str | None = None
         self._state = ServerState.STARTING
+        self.detail: str | None = None
         self.started_at: float | None = None
 
     @property
@@ -150,15 +151,20 @@ class AttachedSession:
         self.started_at = time.monotonic()
 
     def check(self) -> ServerState:
-        """Probe /health (call from a worker thread)."""
+        """Probe /health (call from a worker thread); `detail` says why when not ready."""
         health, status = probe_health(self.base_url)
         if status is None:
             self._state = ServerState.UNREACHABLE
+            self.detail = f"nothing answers HTTP at {self.base_url} (down, or a wrong URL?)"
+        elif health is Health.UNEXPECTED:
+            self._state = ServerState.UNKNOWN
+            self.detail = f"/health answered HTTP {status}: not a vLLM server?"
         else:
             self._state = {
                 Health.READY: ServerState.READY,
                 Health.DEAD: ServerState.DEAD,
             }.get(health, ServerState.STARTING)
+            self.detail = "engine dead: /health answered 503" if health is Health.DEAD else None
         return self._state
 
     def stop(self, grace: float = 15.0) -> ExitReport | None:

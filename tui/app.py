@@ -311,7 +311,9 @@ class CockpitApp(App[int]):
             if isinstance(self.session, AttachedSession):
                 before = self.session.state
                 if self.session.check() is not before:
-                    self.post_message(MetricsSampled(None, None))
+                    # Not vLLM, or not there: the panels say "unknown" and why.
+                    known = self.session.state in (ServerState.READY, ServerState.DEAD)
+                    self.post_message(MetricsSampled(None, None if known else self.session.detail))
             if self.session.state in (ServerState.READY, ServerState.DEAD):
                 try:
                     sample = scrape(self.session.base_url, self.clock())
@@ -488,7 +490,12 @@ class CockpitApp(App[int]):
         tracker = session.tracker
         state = session.state
         self._drawn_state = state
-        failed = state.is_final or state is ServerState.DEAD
+        failed = state.is_final or state in (
+            ServerState.DEAD,
+            ServerState.UNREACHABLE,
+            ServerState.UNKNOWN,
+        )
+        attached_detail = session.detail if isinstance(session, AttachedSession) else None
         phase = None
         if tracker is not None and state is ServerState.STARTING:
             phase = f"{tracker.phase.label} ({duration(tracker.elapsed())})"
@@ -511,7 +518,7 @@ class CockpitApp(App[int]):
                 api_key_set=session.info.api_key_set,
                 supervised=session.supervised,
                 tunnel_url=self.share.endpoint.url if self.share and self.share.endpoint else None,
-                detail=self.exit_detail if failed else None,
+                detail=(self.exit_detail or attached_detail) if failed else None,
                 errors=tuple(self.exit_errors) if failed else (),
             )
         )

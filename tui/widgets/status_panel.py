@@ -16,6 +16,7 @@ _STYLE = {
     ServerState.DEAD: "bold red",
     ServerState.EXITED: "bold red",
     ServerState.UNREACHABLE: "bold red",
+    ServerState.UNKNOWN: "bold yellow",
     ServerState.STOPPING: "yellow",
     ServerState.STOPPED: "dim",
     ServerState.NOT_STARTED: "dim",
