@@ -80,7 +80,32 @@ def test_dashboard_without_a_terminal_says_so_and_starts_nothing() -> None:
     assert_usage_error(
         run_cli("serve", "--demo", "--port", str(free_port())), "terminal", "--headless"
     )
-    assert_usage_error(run_cli("attach", "http://127.0.0.1:9"), "terminal", "snapshot")
+    from tests.test_loadgen_truth import start_truth_server
+
+    proc, url = start_truth_server()
+    try:
+        assert_usage_error(run_cli("attach", url), "terminal", "snapshot")
+    finally:
+        proc.terminate()
+
+
+def test_attach_to_nothing_a_wrong_server_or_with_a_wrong_key() -> None:
+    from tests.test_loadgen_truth import start_truth_server
+
+    port = free_port()
+    assert_usage_error(run_cli("attach", f"http://127.0.0.1:{port}/v1"), "nothing answers")
+    assert_usage_error(run_cli("attach", "http://127.0.0.1:notaport"), "invalid port")
+    proc, url = start_truth_server("--api-key", "sesame-open")
+    try:
+        # Something answers, but /health is not vLLM's.
+        assert_usage_error(run_cli("attach", url + "/nothing-here"), "not a vLLM server")
+        assert_usage_error(
+            run_cli("attach", url, "--api-key", "wrong-key"), "refused the API key", "401"
+        )
+        env = {**os.environ, "OPENAI_API_KEY": "wrong-key"}
+        assert_usage_error(run_cli("attach", url, env=env), "refused the API key")
+    finally:
+        proc.terminate()
 
 
 def test_help_lists_the_serve_command() -> None:

@@ -53,7 +53,8 @@ def test_unreachable_server_is_exit_2_and_nulls() -> None:
 def test_a_server_that_is_not_vllm() -> None:
     proc, url = start_truth_server()
     try:
-        code, snap = snapshot_cli("--url", url)
+        # Something answers HTTP there, but its /health is not vLLM's (404).
+        code, snap = snapshot_cli("--url", url + "/not-vllm")
     finally:
         proc.terminate()
         proc.wait(10)

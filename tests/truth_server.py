@@ -40,6 +40,9 @@ class Truth:
         # What really happened on this side: first-token write time minus arrival, per request.
         self.actual_ttfts: list[float] = []
 
+    async def health(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=200)  # like vLLM's: no body, no key needed
+
     async def stats(self, request: web.Request) -> web.StreamResponse:
         ttfts, self.actual_ttfts = self.actual_ttfts, []
         return web.json_response({"ttfts": ttfts})
@@ -165,6 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     truth = Truth(args)
     app = web.Application()
+    app.router.add_get("/health", truth.health)
     app.router.add_get("/v1/models", truth.models)
     app.router.add_get("/truth/stats", truth.stats)
     app.router.add_post("/v1/completions", truth.complete)

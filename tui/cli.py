@@ -228,10 +228,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_dashboard_serve(settings, args.config)
         if args.command == "attach":
+            import os
+
+            from tui.settings import check_attach_target
+
+            api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or None
+            check_attach_target(args.url, api_key)
             _need_terminal("attach", "or use vllm-top snapshot --json for a script")
             from tui.dashboard import run_dashboard_attach
 
-            return run_dashboard_attach(args.url, args.api_key, args.config)
+            return run_dashboard_attach(args.url, api_key, args.config)
         if args.command == "snapshot":
             from tui.snapshot_cmd import run_snapshot
 

@@ -68,8 +68,7 @@ def _run_with_signals(app: CockpitApp) -> int | None:
 
 def run_dashboard_attach(url: str, api_key: str | None, config_file: str | None) -> int:
     ui = load_ui_config(Path(config_file) if config_file else None)
-    key = api_key or os.environ.get("OPENAI_API_KEY") or None
-    session = AttachedSession(url, api_key=key)
+    session = AttachedSession(url, api_key=api_key)
     app = CockpitApp(session, ui, make_tunnel=_tunnels())
     try:
         return _run_with_signals(app) or 0

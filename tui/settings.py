@@ -154,7 +154,9 @@ def _looks_like_path(model: str) -> bool:
 def check_python_has_vllm(python: str) -> None:
     probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('vllm') else 3)"
     try:
-        done = subprocess.run([python, "-c", probe], capture_output=True, timeout=60)
+        # -I: the current directory is not searched, so a stray ./vllm folder (vLLM's cache,
+        # when XDG_CACHE_HOME is empty) cannot pass for the package.
+        done = subprocess.run([python, "-I", "-c", probe], capture_output=True, timeout=60)
     except FileNotFoundError:
         raise UsageError(f"--python {python}: no such interpreter") from None
     except PermissionError:
@@ -183,3 +185,32 @@ def check_port_free(host: str, port: int) -> None:
             if exc.errno == errno.EADDRNOTAVAIL:
                 raise UsageError(f"--host {host} is not an address of this machine") from None
             raise UsageError(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
+
+
+def check_attach_target(url: str, api_key: str | None, timeout: float = 5.0) -> None:
+    """Attach only to something that answers like vLLM, with a key it accepts."""
+    import urllib.parse
+
+    from engine.health import Health, probe_health
+    from engine.snapshot import get_json
+    from engine.urls import normalize_base_url
+
+    base = normalize_base_url(url)
+    parts = urllib.parse.urlsplit(base)
+    if not parts.hostname:
+        raise UsageError(f"{url!r} is not a server URL (e.g. http://127.0.0.1:8000)")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise UsageError(f"{url!r} has an invalid port") from None
+    health, status = probe_health(base, timeout)
+    if status is None:
+        raise UsageError(
+            f"nothing answers at {base} (is the server running? `vllm-top serve` starts one)"
+        )
+    if health is Health.UNEXPECTED:
+        raise UsageError(f"{base}/health answered HTTP {status}: not a vLLM server?")
+    if api_key:
+        code, _ = get_json(base + "/v1/models", api_key, timeout)
+        if code == 401:
+            raise UsageError(f"{base} refused the API key (401 Unauthorized on /v1/models)")
