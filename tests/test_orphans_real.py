@@ -107,25 +107,36 @@ def _status(url: str, key: str | None) -> int:
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_the_dashboard_losing_its_terminal_stops_vllm(tmp_path: Path) -> None:
-    """`tmux kill-session` hangs up the terminal, as a dropped SSH connection does."""
+@pytest.mark.parametrize("how", ["hang-up", "sigterm"])
+def test_the_dashboard_stops_vllm_when_its_terminal_goes_or_it_is_terminated(
+    tmp_path: Path, how: str
+) -> None:
+    """`tmux kill-session` hangs up the terminal, as a dropped SSH connection does; SIGTERM
+    is what `kill` and systemd send."""
     port = free_port()
-    session = f"vllm-top-hup-{os.getpid()}"
+    session = f"vllm-top-{how}-{os.getpid()}"
     env = _env(tmp_path)
     exports = " ".join(f"{k}={v}" for k, v in env.items() if k.startswith("XDG_"))
-    command = f"env {exports} {_vllm_top()} serve --demo --port {port}"
+    command = (
+        f"env {exports} {_vllm_top()} serve --demo --port {port}; echo EXIT-CODE $?; sleep 600"
+    )
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
     try:
         wait_screen(session, r"● READY", 300)
         tree = _tree(port)
         shell = psutil.Process(int(tmux("display-message", "-p", "-t", session, "#{pane_pid}")))
-        vllm_top = [shell, *shell.children(recursive=True)]
+        [vllm_top] = [p for p in shell.children() if "vllm-top" in " ".join(p.cmdline())]
         started = time.monotonic()
-        tmux("kill-session", "-t", session)
+        if how == "hang-up":
+            tmux("kill-session", "-t", session)
+        else:
+            vllm_top.send_signal(signal.SIGTERM)
         assert wait_until(lambda: not _alive(tree), 40), [(p.pid, p.name()) for p in _alive(tree)]
-        assert wait_until(lambda: not _alive(vllm_top), 10)
+        assert wait_until(lambda: not _alive([vllm_top]), 10)
         # It was stopped, not reaped: SIGTERM and vLLM's own shutdown take a few seconds.
         assert time.monotonic() - started < 40
+        if how == "sigterm":  # the exit status says what ended it
+            wait_screen(session, rf"EXIT-CODE {128 + signal.SIGTERM}", 10)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
         for p in vllm_processes(port):
