@@ -128,3 +128,30 @@ def test_wrong_api_key_is_exit_2_in_one_line() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_an_api_key_echoed_by_the_server_is_masked_in_every_output(tmp_path: Path) -> None:
+    key = "sk-secret-4242424242"
+    proc, base = start_truth_server("--api-key", key)
+    try:
+        done = bench(
+            "--url", base, "--api-key", key, "-n", "3", "-c", "1", "--prompt", "x #echo-auth",
+            "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv"),
+        )  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert done.returncode == 0, done.stderr
+    outputs = {
+        "report": done.stdout,
+        "stderr": done.stderr,
+        "json": (tmp_path / "r.json").read_text(),
+        "csv": (tmp_path / "r.csv").read_text(),
+    }
+    for name, text in outputs.items():
+        assert key not in text, name
+    # The error is still there, masked: what failed is not hidden.
+    assert "bad request from Bearer ***" in outputs["report"]
+    assert json.loads(outputs["json"])["errors"] == {
+        "http: HTTP 400: bad request from Bearer ***": 3
+    }

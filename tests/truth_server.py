@@ -7,7 +7,8 @@ role-only chunk at once (it must not count as the first token).
 
 Per-request faults, chosen by a marker in the prompt: "#status=500", "#drop=N" (close the
 connection after N tokens), "#garbage" (a non-JSON event), "#nousage", "#html" (an HTML page
-with status 200), "#split" (write every event in 3-byte pieces).
+with status 200), "#split" (write every event in 3-byte pieces), "#echo-auth" (a 400 error
+that quotes the Authorization header).
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class Truth:
                 {"error": {"message": f"programmed failure {status}", "code": status}},
                 status=status,
             )
+        if "#echo-auth" in prompt:  # a careless server that quotes the request in its error
+            auth = request.headers.get("Authorization", "")
+            return web.json_response({"error": f"bad request from {auth}"}, status=400)
         if "#html" in prompt:
             return web.Response(
                 text="<html><body>Bad gateway</body></html>", content_type="text/html"
