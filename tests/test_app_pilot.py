@@ -271,3 +271,48 @@ async def test_chart_points_beyond_now_do_not_crash_the_legend() -> None:
         await pilot.pause()
         assert app.is_running  # plotext's legend used to raise IndexError here
         assert "no data yet" in str(app.query_one("#ttft-chart").render())
+
+
+async def test_secrets_printed_by_the_server_never_reach_the_screen_or_the_saved_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import Log
+
+    from engine.launch import LaunchSpec
+    from engine.redact import Redactor
+    from engine.session import SupervisedSession
+
+    key, token = "sk-known-key-0123456789", "2ngrokTOKENabcdef"
+    printed = [
+        f"(APIServer pid=1) INFO 11-21 10:00:00 [api_utils.py:286] non-default args: "
+        f"{{'model': 'm', 'api_key': ['{key}']}}",
+        f"INFO:     request with Authorization: Bearer {key}",
+        f"env NGROK_AUTHTOKEN={token}",
+        "INFO:     Application startup complete.",
+    ]
+    script = tmp_path / "server.py"
+    script.write_text(
+        f"#!{sys.executable}\nimport time\nprint({chr(10).join(printed)!r}, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    script.chmod(0o755)
+    spec = LaunchSpec(model="unused", python=str(script), port=free_port())
+    session = SupervisedSession(spec, log_dir=tmp_path, redact=Redactor([key, token]))
+    app = CockpitApp(session, UiConfig(refresh_interval=0.2))
+    monkeypatch.chdir(tmp_path)  # `s` saves into the current directory
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            log = app.query_one("#log", LogPanel)
+            assert await wait_for(
+                pilot, lambda: "startup complete" in "\n".join(log.visible_lines()), 20
+            )
+            await pilot.press("s")
+            await pilot.pause(0.3)
+            shown = "\n".join(str(line) for line in app.query_one(Log).lines)
+            [saved] = tmp_path.glob("vllm-top-log-*.txt")
+            on_disk = session.log_path.read_text() if session.log_path else ""
+            for text in (shown, saved.read_text(), on_disk):
+                assert key not in text and token not in text
+                assert "'api_key': ['***']" in text and "Bearer ***" in text
+    finally:
+        session.stop(2)
