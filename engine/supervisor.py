@@ -120,6 +120,7 @@ class Supervisor:
         self._state = ServerState.NOT_STARTED
         self._changed = threading.Condition()
         self._stop_requested = threading.Event()
+        self._stop_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
@@ -190,6 +191,13 @@ class Supervisor:
         """SIGTERM the process group, SIGKILL it after `grace` seconds; return the exit report."""
         if self._proc is None or self._owner is None:
             raise SupervisorError("the server was never started")
+        # One stop at a time: a signal handler's thread and the main thread may both stop, and
+        # a second SIGTERM makes uvicorn skip its graceful shutdown.
+        with self._stop_lock:
+            return self._stop(grace)
+
+    def _stop(self, grace: float) -> ExitReport:
+        assert self._proc is not None and self._owner is not None
         if self._report is None:
             self._stop_requested.set()
             if not self._state.is_final:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -11,9 +14,12 @@ from engine.session import AttachedSession, SupervisedSession
 from engine.tunnel import TOKEN_ENV
 from tui.app import CockpitApp
 from tui.config import load_ui_config
-from tui.headless import share_for
 from tui.settings import ServeSettings, build_launch_spec
-from tui.sharing import TunnelFactory, ngrok_factory
+from tui.sharing import TunnelFactory, ngrok_factory, share_for
+
+# After SIGTERM or SIGHUP, how long Textual's own teardown may take before the process ends
+# itself: with the terminal gone, a write to it can leave that teardown waiting forever.
+TEARDOWN_LIMIT_S = 10.0
 
 
 def _tunnels() -> TunnelFactory | None:
@@ -35,33 +41,71 @@ def run_dashboard_serve(settings: ServeSettings, config_file: str | None) -> int
     app = CockpitApp(
         session, ui, share=share, key_is_new=settings.generated_key, make_tunnel=_tunnels()
     )
-    try:
-        code = _run_with_signals(app)
-    finally:
-        if app.share is not None:
-            app.share.close()  # the public URL never outlives the dashboard
+    stop: Callable[[], None] | None = None
     if not settings.keep_server:
+
+        def stop() -> None:
+            report = session.stop(settings.stop_grace)
+            if report is not None and report.killed_after_grace:
+                _say(f"vllm-top: vLLM did not stop in {settings.stop_grace:g}s; killed")
+
+    try:
+        code = _run_with_signals(app, stop, app_share_closer(app))
+    finally:
+        app_share_closer(app)()  # the public URL never outlives the dashboard
+    if stop is not None:
         # However the app ended (q, a signal, an exception), the server does not outlive it.
-        print("vllm-top: stopping vLLM", flush=True)
-        report = session.stop(settings.stop_grace)
-        if report is not None and report.killed_after_grace:
-            print(f"vllm-top: vLLM did not stop in {settings.stop_grace:g}s; killed", flush=True)
+        _say("vllm-top: stopping vLLM")
+        stop()
     elif session.pid is not None:
-        print(f"vllm-top: vLLM keeps running (pid {session.pid}) at {session.base_url}/v1")
-        print(f"vllm-top: its log goes on in {session.log_path}")
+        _say(f"vllm-top: vLLM keeps running (pid {session.pid}) at {session.base_url}/v1")
+        _say(f"vllm-top: its log goes on in {session.log_path}")
     return code or 0
 
 
-def _run_with_signals(app: CockpitApp) -> int | None:
-    """SIGTERM and SIGHUP (the SSH connection dropped) end the app like `q` does."""
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # the terminal may be gone (SIGHUP)
+        print(text, flush=True)
+
+
+def app_share_closer(app: CockpitApp) -> Callable[[], None]:
+    def close() -> None:
+        if app.share is not None:
+            app.share.close()
+
+    return close
+
+
+def _run_with_signals(
+    app: CockpitApp, stop_server: Callable[[], None] | None, close_share: Callable[[], None]
+) -> int | None:
+    """SIGTERM and SIGHUP (the SSH connection dropped) end the app like `q` does.
+
+    The server is stopped (and the public URL closed) at once, beside the app's teardown rather
+    than after it, and if that teardown has not ended TEARDOWN_LIMIT_S later the process exits
+    anyway: after a hang-up Textual can wait forever on a write to the lost terminal, and a
+    vllm-top stuck there must not keep vLLM (and its GPU memory) alive.
+    """
+    app_done = threading.Event()
+
+    def stop_then_exit(signum: int) -> None:
+        close_share()
+        if stop_server is not None:
+            stop_server()
+        if not app_done.wait(TEARDOWN_LIMIT_S):
+            os._exit(128 + signum)
 
     def ended(signum: int, _frame: FrameType | None) -> None:
         app.exit(128 + signum)
+        threading.Thread(
+            target=stop_then_exit, args=(signum,), name="vllm-top-signal", daemon=True
+        ).start()
 
     previous = {sig: signal.signal(sig, ended) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return app.run()
     finally:
+        app_done.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -71,7 +115,6 @@ def run_dashboard_attach(url: str, api_key: str | None, config_file: str | None)
     session = AttachedSession(url, api_key=api_key)
     app = CockpitApp(session, ui, make_tunnel=_tunnels())
     try:
-        return _run_with_signals(app) or 0
+        return _run_with_signals(app, None, app_share_closer(app)) or 0
     finally:
-        if app.share is not None:
-            app.share.close()
+        app_share_closer(app)()

@@ -25,7 +25,7 @@ from engine.share import Share
 from engine.startup import Phase
 from engine.supervisor import Supervisor, SupervisorError
 from tui.settings import ServeSettings, UsageError, build_launch_spec
-from tui.sharing import ShareError, banner, ngrok_factory, open_share
+from tui.sharing import banner, share_for
 
 EXIT_OK = 0
 EXIT_SERVER_FAILED = 1
@@ -43,8 +43,8 @@ class _Printer:
             try:
                 self._out.write(text + "\n")
                 self._out.flush()
-            except (BrokenPipeError, ValueError):
-                pass  # stdout closed (piped into head, say): keep supervising regardless
+            except (OSError, ValueError):
+                pass  # stdout closed (piped into head, or the terminal hung up): keep going
 
     def __call__(self, event: SupervisorEvent) -> None:
         if isinstance(event, LogLinesEvent):
@@ -52,7 +52,7 @@ class _Printer:
                 try:
                     self._out.write("".join(ln.text + "\n" for ln in event.lines))
                     self._out.flush()
-                except (BrokenPipeError, ValueError):
+                except (OSError, ValueError):
                     pass
         elif isinstance(event, PhaseEvent) and event.phase is not Phase.READY:
             self.line(f"[vllm-top] phase: {event.phase.label} (t+{event.elapsed_s:.1f}s)")
@@ -63,20 +63,6 @@ class _Printer:
 def _build_supervisor(settings: ServeSettings, printer: _Printer) -> Supervisor:
     spec = build_launch_spec(settings, say=printer.line)
     return Supervisor(spec, log_dir=settings.log_dir, listener=printer, redact=settings.redactor())
-
-
-def share_for(settings: ServeSettings) -> Share | None:
-    """--share: the public URL is opened before vLLM starts, so no network costs a second,
-    not a model load; its failure is one line (exit 2) with the SSH alternative."""
-    if not settings.share:
-        return None
-    assert settings.api_key is not None and settings.ngrok_token is not None  # validate()
-    try:
-        return open_share(
-            settings.base_url, settings.api_key, settings.port, ngrok_factory(settings.ngrok_token)
-        )
-    except ShareError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def run_headless(settings: ServeSettings, out: TextIO = sys.stdout) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from engine.share import Share, SharedEndpoint, Tunnel
 from engine.tunnel import TunnelError, ssh_hint
+from tui.settings import ServeSettings, UsageError
 
 TunnelFactory = Callable[[], Tunnel]
 
@@ -50,3 +51,17 @@ def banner(endpoint: SharedEndpoint, key_is_new: bool) -> list[str]:
         key,
         f'try: curl {endpoint.url}/models -H "Authorization: Bearer $KEY"',
     ]
+
+
+def share_for(settings: ServeSettings) -> Share | None:
+    """--share: the public URL is opened before vLLM starts, so no network costs a second,
+    not a model load; its failure is one line (exit 2) with the SSH alternative."""
+    if not settings.share:
+        return None
+    assert settings.api_key is not None and settings.ngrok_token is not None  # validate()
+    try:
+        return open_share(
+            settings.base_url, settings.api_key, settings.port, ngrok_factory(settings.ngrok_token)
+        )
+    except ShareError as exc:
+        raise UsageError(str(exc)) from None
