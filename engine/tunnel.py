@@ -9,13 +9,14 @@ log records are kept off the terminal (the dashboard owns it).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.reaper import Reaper
+if TYPE_CHECKING:  # `vllm-top --help` reads TOKEN_ENV: keep this module's import cheap
+    import tempfile
+
+    from engine.reaper import Reaper
 
 TOKEN_ENV = "NGROK_AUTHTOKEN"
 
@@ -45,6 +46,9 @@ class NgrokTunnel:
 
     def open(self, port: int) -> str:
         """Tunnel https://<random>.ngrok-free.app to 127.0.0.1:port; return the public URL."""
+        import logging
+        import tempfile
+
         try:
             from pyngrok import conf, installer, ngrok
             from pyngrok.exception import PyngrokError, PyngrokNgrokInstallError
