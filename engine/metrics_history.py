@@ -15,11 +15,20 @@ from engine.metrics import Histogram, MetricsSample
 
 
 class MetricsHistory:
-    def __init__(self, max_samples: int = 3600) -> None:
+    def __init__(self, retain_s: float = 330.0, max_samples: int = 4000) -> None:
+        """Samples older than `retain_s` are dropped (one is kept as the anchor of the oldest
+        window): nothing asks further back than the longest chart plus its step. A count cap
+        alone kept an hour of samples, about 16 KiB each, for nothing (found by bench/soak.py:
+        +113 MiB of RSS over an hour)."""
         self._samples: deque[MetricsSample] = deque(maxlen=max_samples)
+        self.retain_s = retain_s
 
     def add(self, sample: MetricsSample) -> None:
-        self._samples.append(sample)
+        samples = self._samples
+        samples.append(sample)
+        cutoff = sample.at - self.retain_s
+        while len(samples) > 1 and samples[1].at <= cutoff:
+            samples.popleft()
 
     def __len__(self) -> int:
         return len(self._samples)

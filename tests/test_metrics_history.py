@@ -62,6 +62,18 @@ def test_history_is_bounded() -> None:
     assert len(h) == 5 and h.latest is not None and h.latest.at == 49
 
 
+def test_history_keeps_only_what_the_longest_window_needs() -> None:
+    """An hour at 4 samples a second, kept 330 s: memory stays flat, every window still works."""
+    h = MetricsHistory(retain_s=330)
+    for i in range(4 * 3600):
+        h.add(sample(i / 4, i * 10))
+    assert len(h) <= 4 * 330 + 2
+    oldest = next(iter(h)).at
+    assert 3599.75 - 330 - 0.25 <= oldest <= 3599.75 - 330  # one anchor at or before the edge
+    assert h.rate("generation_tokens", 300) == pytest.approx(40.0)
+    assert h.increase("generation_tokens", 330) == pytest.approx(330 * 40, rel=0.01)
+
+
 def test_quantile_series_looks_back_one_step_from_each_sample() -> None:
     h = MetricsHistory()
     # One sample a second; 10 fast observations a second for 20 s, then 10 slow a second.

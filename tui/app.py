@@ -206,13 +206,13 @@ class CockpitApp(App[int]):
         self.config = config
         self.start_workers = start_workers
         self.clock = clock
-        self.history = MetricsHistory()
+        self.history = self._new_history()
         self.metrics_error: str | None = None
         self.stats_from_log: StatsLine | None = None  # the newest periodic stats line
         self.version: str | None = None
         self.model: str | None = session.info.model
         self.max_model_len: int | None = None
-        self.bursts: list[Burst] = []  # the last 50, on the clock of time.monotonic()
+        self.bursts: list[Burst] = []  # those still on a chart, on time.monotonic()'s clock
         self.last_report: str | None = None
         self.exit_detail: str | None = None  # why the server is dead or gone
         self.exit_errors: list[str] = []  # the last distinct errors it printed
@@ -467,7 +467,11 @@ class CockpitApp(App[int]):
         if self.bursts and self.bursts[-1].t0 == t0:
             self.bursts[-1] = burst
         else:
-            self.bursts = [*self.bursts[-49:], burst]
+            # Bursts that ended before the longest chart window hold their records for nothing
+            # (100 requests of 128 tokens: about half a MiB).
+            horizon = self.clock() - self._retain_s
+            kept = [b for b in self.bursts if b.end is None or b.end >= horizon]
+            self.bursts = [*kept[-49:], burst]
 
     # ---- periodic refresh -------------------------------------------------------------------
 
@@ -627,9 +631,17 @@ class CockpitApp(App[int]):
         self.session.restart()
         self.call_from_thread(self._forget_server)
 
+    @property
+    def _retain_s(self) -> float:
+        # The longest chart (`w` toggles to 300 s) plus the 10 s step of its percentiles.
+        return max(self.config.chart_window, 300.0) + 30.0
+
+    def _new_history(self) -> MetricsHistory:
+        return MetricsHistory(retain_s=self._retain_s)
+
     def _forget_server(self) -> None:
         """A restarted server is a new one: its counters start again, its identity is asked."""
-        self.history = MetricsHistory()
+        self.history = self._new_history()
         self.version = None
         self.max_model_len = None
 
