@@ -29,44 +29,19 @@ from pathlib import Path
 
 import psutil
 
+from bench.terminal import screen, tmux, vllm_processes, wait_screen
+
 VLLM_TOP = str(Path(sys.executable).parent / "vllm-top")
 BURST_REQUESTS = 100  # what `b` fires with the default config
 
 
-def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
-
-
-def _screen(session: str) -> str:
-    return _tmux("capture-pane", "-t", session, "-p")
-
-
-def _wait_screen(session: str, pattern: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = _screen(session)
-        if re.search(pattern, text):
-            return text
-        time.sleep(0.5)
-    raise SystemExit(f"soak: {pattern!r} never appeared; the screen was:\n{_screen(session)}")
-
-
 def _vllm_top_process(session: str) -> psutil.Process:
-    shell = psutil.Process(int(_tmux("display-message", "-p", "-t", session, "#{pane_pid}")))
+    shell = psutil.Process(int(tmux("display-message", "-p", "-t", session, "#{pane_pid}")))
     for child in shell.children(recursive=True):
         cmd = child.cmdline()
         if (len(cmd) > 1 and cmd[1].endswith("vllm-top")) or cmd[:1] == [VLLM_TOP]:
             return child
     raise SystemExit("soak: no vllm-top process in the tmux pane")
-
-
-def _vllm_processes(port: int) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if "vllm.entrypoints" in cmd and f"--port {port}" in cmd:
-            found.append(p)
-    return found
 
 
 def _log_text(home: Path) -> tuple[Path | None, str]:
@@ -103,11 +78,11 @@ def main() -> int:
     # XDG_CACHE_HOME would make vLLM put its compile cache in ./vllm.
     env = f"XDG_STATE_HOME={home / 'state'}"
     command = f"env {env} {VLLM_TOP} serve --demo --port {port}; echo EXIT-CODE $?; sleep 600"
-    _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
+    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
     samples: list[dict[str, float]] = []
     bursts = 0
     try:
-        _wait_screen(session, r"● READY", 600)
+        wait_screen(session, r"● READY", 600)
         proc = _vllm_top_process(session)
         started = time.monotonic()
         next_burst = started
@@ -116,7 +91,7 @@ def main() -> int:
         while time.monotonic() < end:
             now = time.monotonic()
             if now >= next_burst:
-                _tmux("send-keys", "-t", session, "b")
+                tmux("send-keys", "-t", session, "b")
                 bursts += 1
                 next_burst += args.interval
             if now >= next_sample:
@@ -138,18 +113,18 @@ def main() -> int:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and _completions(home) < bursts * BURST_REQUESTS:
             time.sleep(1)
-        _tmux("send-keys", "-t", session, "q")
-        _wait_screen(session, r"EXIT-CODE \d+", 120)
-        exit_line = re.search(r"EXIT-CODE (\d+)", _screen(session))
+        tmux("send-keys", "-t", session, "q")
+        wait_screen(session, r"EXIT-CODE \d+", 120)
+        exit_line = re.search(r"EXIT-CODE (\d+)", screen(session))
         exit_code = int(exit_line.group(1)) if exit_line else -1
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _vllm_processes(port):
+    while time.monotonic() < deadline and vllm_processes(port):
         time.sleep(0.5)
-    leftovers = [p.pid for p in _vllm_processes(port)]
-    for p in _vllm_processes(port):
+    leftovers = [p.pid for p in vllm_processes(port)]
+    for p in vllm_processes(port):
         p.kill()
 
     log_file, text = _log_text(home)

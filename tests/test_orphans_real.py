@@ -18,9 +18,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.terminal import tmux, vllm_processes, wait_screen
 from tests.helpers import free_port, wait_until
 from tests.test_headless_cli import _env, _vllm_top
-from tests.test_tmux_e2e import tmux, vllm_processes, wait_screen
 
 pytestmark = pytest.mark.vllm
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.terminal import vllm_processes
 from engine.share import Share, generate_api_key
 from engine.supervisor import Supervisor
 from tests.helpers import free_port
 from tests.test_headless_cli import _vllm_top
-from tests.test_tmux_e2e import vllm_processes
 
 
 class LoopbackTunnel:

@@ -31,6 +31,31 @@ def _child(tmp_path: Path, body: str) -> LaunchSpec:
     return LaunchSpec(model="unused", python=str(script), port=free_port())
 
 
+def _runner(tmp_path: Path, spec: LaunchSpec, reaper_grace: float | None = None) -> Path:
+    """A script that supervises `spec` and then sleeps: the vllm-top a test can SIGKILL.
+    With a reaper of its own it prints the reaper's pid first."""
+    reaper = f"Reaper(grace={reaper_grace})" if reaper_grace is not None else "None"
+    runner = tmp_path / "runner.py"
+    runner.write_text(
+        textwrap.dedent(
+            f"""
+            import time
+            from pathlib import Path
+            from engine.launch import LaunchSpec
+            from engine.reaper import Reaper
+            from engine.supervisor import Supervisor
+            spec = LaunchSpec(model="unused", python={spec.python!r}, port={spec.port})
+            reaper = {reaper}
+            Supervisor(spec, log_dir=Path({str(tmp_path / "logs")!r}), reaper=reaper).start()
+            if reaper is not None:
+                print(reaper.pid, flush=True)
+            time.sleep(600)
+            """
+        )
+    )
+    return runner
+
+
 def _gone(p: psutil.Process) -> bool:
     return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
 
@@ -192,20 +217,7 @@ def test_the_server_dies_when_its_supervisor_is_killed(tmp_path: Path) -> None:
         time.sleep(600)
         """,
     )
-    runner = tmp_path / "runner.py"
-    runner.write_text(
-        textwrap.dedent(
-            f"""
-            import time
-            from pathlib import Path
-            from engine.launch import LaunchSpec
-            from engine.supervisor import Supervisor
-            spec = LaunchSpec(model="unused", python={spec.python!r}, port={spec.port})
-            Supervisor(spec, log_dir=Path({str(tmp_path / "logs")!r})).start()
-            time.sleep(600)
-            """
-        )
-    )
+    runner = _runner(tmp_path, spec)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     proc = psutil.Popen([sys.executable, str(runner)], env=env)
     try:
@@ -239,23 +251,7 @@ def test_the_reaper_kills_a_tree_that_ignores_sigterm_when_the_supervisor_is_kil
         time.sleep(600)
         """,
     )
-    runner = tmp_path / "runner.py"
-    runner.write_text(
-        textwrap.dedent(
-            f"""
-            import time
-            from pathlib import Path
-            from engine.launch import LaunchSpec
-            from engine.reaper import Reaper
-            from engine.supervisor import Supervisor
-            spec = LaunchSpec(model="unused", python={spec.python!r}, port={spec.port})
-            reaper = Reaper(grace=1.0)
-            Supervisor(spec, log_dir=Path({str(tmp_path / "logs")!r}), reaper=reaper).start()
-            print(reaper.pid, flush=True)
-            time.sleep(600)
-            """
-        )
-    )
+    runner = _runner(tmp_path, spec, reaper_grace=1.0)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     proc = psutil.Popen([sys.executable, str(runner)], env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.terminal import tmux, vllm_processes, wait_screen
 from tests.helpers import free_port
 from tests.test_headless_cli import _env, _vllm_top
 
@@ -20,34 +21,6 @@ pytestmark = [
     pytest.mark.vllm,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
-
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
-
-
-def screen(session: str) -> str:
-    return tmux("capture-pane", "-t", session, "-p")
-
-
-def wait_screen(session: str, pattern: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = screen(session)
-        if re.search(pattern, text):
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"{pattern!r} never appeared; the screen was:\n{text}")
-
-
-def vllm_processes(port: int) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if "vllm.entrypoints" in cmd and f"--port {port}" in cmd:
-            found.append(p)
-    return found
 
 
 def test_burst_from_the_keyboard_in_a_real_terminal(tmp_path: Path) -> None:
