@@ -145,15 +145,17 @@ def test_a_ready_server_killed_by_a_signal_is_seen_within_a_second(tmp_path: Pat
         tmp_path,
         f"""
         import http.server, os, signal, sys, threading, time
+        probed = threading.Event()
         class Health(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                self.send_response(200); self.end_headers()
+                self.send_response(200); self.end_headers(); probed.set()
             def log_message(self, *args):
                 pass
         port = int(sys.argv[sys.argv.index("--port") + 1])
         server = http.server.HTTPServer(("127.0.0.1", port), Health)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        time.sleep(3.2)  # ready by now, and between two probes
+        probed.wait(60)  # seen ready ...
+        time.sleep(1.0)  # ... and now between two probes (2 s apart once ready)
         open({str(died_file)!r}, "w").write(repr(time.time()))
         os.kill(os.getpid(), signal.SIGKILL)
         """,
@@ -179,15 +181,17 @@ def test_an_engine_death_is_named_even_under_a_flood_of_errors(tmp_path: Path) -
         tmp_path,
         f"""
         import http.server, os, sys, threading, time
+        probed = threading.Event()
         class Health(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                self.send_response(200); self.end_headers()
+                self.send_response(200); self.end_headers(); probed.set()
             def log_message(self, *args):
                 pass
         port = int(sys.argv[sys.argv.index("--port") + 1])
         server = http.server.HTTPServer(("127.0.0.1", port), Health)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        time.sleep(1.5)
+        probed.wait(60)  # the supervisor has seen us ready, however slow this machine is
+        time.sleep(1.0)
         lines = open({str(fixture)!r}).read().splitlines()
         flood = [ln for ln in lines if "EngineDeadError" in ln] * 1000
         sys.stderr.write("\\n".join(lines[:3] + flood) + "\\n")
