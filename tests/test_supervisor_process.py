@@ -31,6 +31,24 @@ def _child(tmp_path: Path, body: str) -> LaunchSpec:
     return LaunchSpec(model="unused", python=str(script), port=free_port())
 
 
+# A scripted server that answers /health with 200, waits until the supervisor has seen it ready
+# (a loaded machine starts it late), then lets a second pass: what follows runs between probes.
+READY_SERVER = """
+import http.server, os, signal, sys, threading, time
+probed = threading.Event()
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); probed.set()
+    def log_message(self, *args):
+        pass
+port = int(sys.argv[sys.argv.index("--port") + 1])
+server = http.server.HTTPServer(("127.0.0.1", port), Health)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+probed.wait(60)
+time.sleep(1.0)
+"""
+
+
 def _runner(tmp_path: Path, spec: LaunchSpec, reaper_grace: float | None = None) -> Path:
     """A script that supervises `spec` and then sleeps: the vllm-top a test can SIGKILL.
     With a reaper of its own it prints the reaper's pid first."""
@@ -143,22 +161,13 @@ def test_a_ready_server_killed_by_a_signal_is_seen_within_a_second(tmp_path: Pat
     died_file = tmp_path / "died"
     spec = _child(
         tmp_path,
-        f"""
-        import http.server, os, signal, sys, threading, time
-        probed = threading.Event()
-        class Health(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200); self.end_headers(); probed.set()
-            def log_message(self, *args):
-                pass
-        port = int(sys.argv[sys.argv.index("--port") + 1])
-        server = http.server.HTTPServer(("127.0.0.1", port), Health)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        probed.wait(60)  # seen ready ...
-        time.sleep(1.0)  # ... and now between two probes (2 s apart once ready)
-        open({str(died_file)!r}, "w").write(repr(time.time()))
-        os.kill(os.getpid(), signal.SIGKILL)
-        """,
+        READY_SERVER
+        + textwrap.dedent(
+            f"""
+            open({str(died_file)!r}, "w").write(repr(time.time()))
+            os.kill(os.getpid(), signal.SIGKILL)
+            """
+        ),
     )
     seen: list[tuple[SupervisorEvent, float]] = []
     sup = Supervisor(
@@ -179,26 +188,17 @@ def test_an_engine_death_is_named_even_under_a_flood_of_errors(tmp_path: Path) -
     fixture = Path(__file__).parent / "fixtures" / "vllm-0.32-cpu-engine-killed.log"
     spec = _child(
         tmp_path,
-        f"""
-        import http.server, os, sys, threading, time
-        probed = threading.Event()
-        class Health(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200); self.end_headers(); probed.set()
-            def log_message(self, *args):
-                pass
-        port = int(sys.argv[sys.argv.index("--port") + 1])
-        server = http.server.HTTPServer(("127.0.0.1", port), Health)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        probed.wait(60)  # the supervisor has seen us ready, however slow this machine is
-        time.sleep(1.0)
-        lines = open({str(fixture)!r}).read().splitlines()
-        flood = [ln for ln in lines if "EngineDeadError" in ln] * 1000
-        sys.stderr.write("\\n".join(lines[:3] + flood) + "\\n")
-        sys.stderr.flush()
-        time.sleep(0.5)
-        server.shutdown()
-        """,
+        READY_SERVER
+        + textwrap.dedent(
+            f"""
+            lines = open({str(fixture)!r}).read().splitlines()
+            flood = [ln for ln in lines if "EngineDeadError" in ln] * 1000
+            sys.stderr.write("\\n".join(lines[:3] + flood) + "\\n")
+            sys.stderr.flush()
+            time.sleep(0.5)
+            server.shutdown()
+            """
+        ),
     )
     sup = Supervisor(spec, log_dir=tmp_path / "logs")
     sup.start()
