@@ -17,6 +17,7 @@ import contextlib
 import hmac
 import socket
 import threading
+import urllib.parse
 
 import aiohttp
 from aiohttp import web
@@ -38,7 +39,12 @@ _HOP_BY_HOP = frozenset(
 )
 
 
-def _is_shared(path: str) -> bool:
+def _is_shared(raw_path: str) -> bool:
+    """Plainly under /v1. Dot segments are refused outright, encoded or not: the client below
+    would resolve `/v1/../invocations` to `/invocations` on the way to vLLM."""
+    path = urllib.parse.unquote(raw_path.split("?", 1)[0])
+    if "\\" in path or "//" in path or any(seg in (".", "..") for seg in path.split("/")):
+        return False
     return path == "/v1" or path.startswith("/v1/")
 
 
@@ -117,7 +123,7 @@ class Gateway:
             await self._client.close()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if not _is_shared(request.path):
+        if not _is_shared(request.raw_path):
             return web.json_response({"error": "not found: only /v1 is shared"}, status=404)
         given = request.headers.get("Authorization", "").encode()
         if not hmac.compare_digest(given, self._expected):

@@ -51,6 +51,20 @@ def _get(url: str, key: str | None = None, body: dict[str, object] | None = None
         return exc.code
 
 
+def _raw_status(base: str, path: str, key: str, body: dict[str, object]) -> int:
+    """POST to `path` exactly as written (no client-side normalisation of the path)."""
+    import http.client
+
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        conn.request("POST", path, body=json.dumps(body), headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 @pytest.mark.vllm
 def test_the_gateway_lets_only_v1_through_and_only_with_the_key(demo_server: Supervisor) -> None:
     key = generate_api_key()
@@ -70,6 +84,16 @@ def test_the_gateway_lets_only_v1_through_and_only_with_the_key(demo_server: Sup
         assert _get(f"{public}/invocations", key, body) == 404
         assert _get(f"{public}/metrics", key) == 404
         assert _get(f"{public}/tokenize", key, {"model": "vllm-top-demo", "prompt": "x"}) == 404
+        # Nor can they be reached by walking out of /v1 (an HTTP client would resolve the dot
+        # segments on the way to vLLM): the paths go out exactly as written.
+        for sneaky in (
+            "/v1/../invocations",
+            "/v1/%2e%2e/invocations",
+            "/v1/..%2finvocations",
+            "/v1/./../metrics",
+            "/v1//../metrics",
+        ):
+            assert _raw_status(public, sneaky, key, body) == 404, sneaky
 
         # A streamed completion arrives through the gateway event by event, usage included.
         request = urllib.request.Request(
