@@ -13,6 +13,7 @@ import gc
 import os
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -35,7 +36,7 @@ from engine.metrics import MetricsSample, ScrapeError, scrape
 from engine.metrics_history import MetricsHistory
 from engine.session import AttachedSession, Session, SupervisedSession
 from engine.share import Share, generate_api_key
-from engine.snapshot import ServerIdentity, fetch_identity
+from engine.snapshot import ServerIdentity, fetch_identity, get_json
 from engine.startup import Phase
 from engine.statsline import StatsLine, parse_stats_line
 from engine.tunnel import TOKEN_ENV, ssh_hint
@@ -76,16 +77,12 @@ ATTACHED_LOG_NOTE = (
 
 def _requires_key(base_url: str) -> bool:
     """Whether the server turns away /v1/models without a key (401)."""
-    import urllib.error
-    import urllib.request
+    status, _ = get_json(f"{base_url}/v1/models", None, 5.0)
+    return status == 401
 
-    try:
-        with urllib.request.urlopen(f"{base_url}/v1/models", timeout=5):
-            return False
-    except urllib.error.HTTPError as exc:
-        return exc.code == 401
-    except OSError:
-        return False
+
+def _port(base_url: str) -> int:
+    return urllib.parse.urlsplit(base_url).port or 80
 
 
 # ---- messages from workers ------------------------------------------------------------------
@@ -648,7 +645,7 @@ class CockpitApp(App[int]):
     # ---- sharing ------------------------------------------------------------------------------
 
     def action_share(self) -> None:
-        port = self.session.base_url.rsplit(":", 1)[-1]
+        port = _port(self.session.base_url)
         if self.share is not None and self.share.endpoint is not None:
             self._share_to_show = True  # the URL again; a generated key is never shown twice
             self.key_is_new = False
@@ -657,7 +654,7 @@ class CockpitApp(App[int]):
         if self.make_tunnel is None:
             self.notify(
                 f"sharing needs an ngrok token in ${TOKEN_ENV}; or share over SSH: "
-                f"{ssh_hint(int(port))}",
+                f"{ssh_hint(port)}",
                 severity="warning",
                 timeout=15,
             )
@@ -693,7 +690,7 @@ class CockpitApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="share", description="share")
     def _share_worker(self, new_key: str | None) -> None:
         session = self.session
-        port = int(session.base_url.rsplit(":", 1)[-1])
+        port = _port(session.base_url)
         if new_key is not None:
             assert isinstance(session, SupervisedSession)
             session.set_api_key(new_key)
