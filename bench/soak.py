@@ -1,14 +1,20 @@
 """An hour of periodic bursts against the demo, driven from the keyboard in a real terminal.
 
-    python -m bench.soak                       # 60 minutes, a burst (`b`) every 60 s
+    python -m bench.soak                       # warm-up, then 60 minutes, `b` every 60 s
     python -m bench.soak --minutes 10 --interval 30 --json soak.json
 
-The installed `vllm-top serve --demo` runs in tmux (120x36) as a person would run it. Every
---interval seconds the soak presses `b` (100 requests at concurrency 10); every 10 s it samples
-the vllm-top process: RSS, threads, open file descriptors and CPU time. At the end it presses `q`
-and checks that:
-- vllm-top's memory is flat: the RSS of the last quarter against the first quarter after the
-  first burst (history and log buffer are bounded, so it must not grow with time);
+The installed `vllm-top serve --demo` runs in tmux (120x36) as a person would run it.
+
+First a warm-up fills every store that is bounded by design: bursts back to back (`b` again as
+soon as the last one's requests are all in the log file) until the log holds more lines than
+the log buffer keeps, the burst table is full and the longest history (the device sampler's
+10 minutes) has wrapped. Memory that grows after that is a leak, not a buffer filling up.
+
+Then every --interval seconds the soak presses `b` (100 requests at concurrency 10); every 10 s
+it samples the vllm-top process: RSS, threads, open file descriptors and CPU time. At the end it
+presses `q` and checks that:
+- vllm-top's memory is flat: the median RSS of the last quarter of the measured hour against
+  the first quarter's;
 - the on-disk log is complete: one `POST /v1/chat/completions` access line per request fired;
 - no vLLM process is left.
 """
@@ -26,13 +32,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from bench.terminal import screen, tmux, vllm_processes, wait_screen
+from engine.logbuffer import DEFAULT_MAX_LINES
+from tui.widgets.burst_table import MAX_ROWS as BURST_TABLE_ROWS
 
 VLLM_TOP = str(Path(sys.executable).parent / "vllm-top")
 BURST_REQUESTS = 100  # what `b` fires with the default config
+WARMUP_LOG_LINES = DEFAULT_MAX_LINES + 1_000
+WARMUP_BURSTS = BURST_TABLE_ROWS + 5
+WARMUP_MIN_S = 11 * 60  # the device sampler keeps 600 one-second samples
 
 
 def _vllm_top_process(session: str) -> psutil.Process:
@@ -42,6 +54,10 @@ def _vllm_top_process(session: str) -> psutil.Process:
         if (len(cmd) > 1 and cmd[1].endswith("vllm-top")) or cmd[:1] == [VLLM_TOP]:
             return child
     raise SystemExit("soak: no vllm-top process in the tmux pane")
+
+
+def _log_lines(home: Path) -> int:
+    return _log_text(home)[1].count("\n")
 
 
 def _log_text(home: Path) -> tuple[Path | None, str]:
@@ -67,6 +83,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between bursts")
     parser.add_argument("--json", help="write the samples and verdicts here")
+    parser.add_argument(
+        "--no-warmup", action="store_true", help="measure from the start (buffers still filling)"
+    )
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         raise SystemExit("soak: needs tmux")
@@ -79,11 +98,57 @@ def main() -> int:
     env = f"XDG_STATE_HOME={home / 'state'}"
     command = f"env {env} {VLLM_TOP} serve --demo --port {port}; echo EXIT-CODE $?; sleep 600"
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", command)
-    samples: list[dict[str, float]] = []
+    samples: list[dict[str, Any]] = []
     bursts = 0
     try:
         wait_screen(session, r"● READY", 600)
         proc = _vllm_top_process(session)
+        warmup_started = time.monotonic()
+
+        def sample(phase: str, t_s: float) -> None:
+            with proc.oneshot():
+                times = proc.cpu_times()
+                samples.append(
+                    {
+                        "phase": phase,
+                        "t_s": round(t_s, 1),
+                        "rss_mib": proc.memory_info().rss / 2**20,
+                        "threads": proc.num_threads(),
+                        "fds": proc.num_fds(),
+                        "cpu_s": times.user + times.system,
+                        "bursts": bursts,
+                    }
+                )
+
+        next_sample = warmup_started
+        pressed_at = float("-inf")
+        while not args.no_warmup:
+            now = time.monotonic()
+            lines = _log_lines(home)
+            if (
+                lines >= WARMUP_LOG_LINES
+                and bursts >= WARMUP_BURSTS
+                and now - warmup_started >= WARMUP_MIN_S
+                and _completions(home) >= bursts * BURST_REQUESTS
+            ):
+                break
+            # The next burst once the last one is all in the log (or after 2 minutes: a request
+            # that failed never gets its access line, and the final check will say so).
+            if _completions(home) >= bursts * BURST_REQUESTS or now - pressed_at > 120:
+                tmux("send-keys", "-t", session, "b")
+                bursts += 1
+                pressed_at = now
+            if now >= next_sample:
+                sample("warmup", now - warmup_started)
+                next_sample += 10
+            time.sleep(1)
+        warmup = {
+            "seconds": round(time.monotonic() - warmup_started),
+            "bursts": bursts,
+            "log_lines": _log_lines(home),
+        }
+        print(f"warm-up: {warmup}", flush=True)
+        warmup_bursts = bursts
         started = time.monotonic()
         next_burst = started
         next_sample = started
@@ -95,18 +160,7 @@ def main() -> int:
                 bursts += 1
                 next_burst += args.interval
             if now >= next_sample:
-                with proc.oneshot():
-                    times = proc.cpu_times()
-                    samples.append(
-                        {
-                            "t_s": round(now - started, 1),
-                            "rss_mib": proc.memory_info().rss / 2**20,
-                            "threads": proc.num_threads(),
-                            "fds": proc.num_fds(),
-                            "cpu_s": times.user + times.system,
-                            "bursts": bursts,
-                        }
-                    )
+                sample("measured", now - started)
                 next_sample += 10
             time.sleep(0.2)
         # Let the last burst finish before quitting: its requests reach the log file.
@@ -131,36 +185,41 @@ def main() -> int:
     completions = _completions(home)
     log_lines = text.count("\n")
 
-    # Flat memory: compare the first and last quarters of the samples taken after the first
-    # burst has finished (the first burst loads aiohttp, the report code and chart fonts).
-    warm = [s for s in samples if s["t_s"] >= min(args.interval, 60)]
+    # Flat memory: compare the first and last quarters of the measured samples. Without a
+    # warm-up, skip those before the first burst has finished (it loads aiohttp, the report
+    # code and chart fonts).
+    measured = [s for s in samples if s["phase"] == "measured"]
+    skip = min(args.interval, 60) if args.no_warmup else 0
+    warm = [s for s in measured if s["t_s"] >= skip]
     quarter = max(1, len(warm) // 4)
     first = statistics.median(s["rss_mib"] for s in warm[:quarter]) if warm else 0.0
     last = statistics.median(s["rss_mib"] for s in warm[-quarter:]) if warm else 0.0
-    wall = samples[-1]["t_s"] - samples[0]["t_s"] if len(samples) > 1 else 0.0
-    cpu = samples[-1]["cpu_s"] - samples[0]["cpu_s"] if len(samples) > 1 else 0.0
+    wall = measured[-1]["t_s"] - measured[0]["t_s"] if len(measured) > 1 else 0.0
+    cpu = measured[-1]["cpu_s"] - measured[0]["cpu_s"] if len(measured) > 1 else 0.0
     result = {
         "minutes": args.minutes,
+        "warmup": None if args.no_warmup else warmup,
         "bursts": bursts,
+        "measured_bursts": bursts - warmup_bursts,
         "requests_fired": bursts * BURST_REQUESTS,
         "completion_access_lines": completions,
         "log_lines": log_lines,
         "log_file": str(log_file) if log_file else None,
         "rss_first_quarter_mib": round(first, 1),
         "rss_last_quarter_mib": round(last, 1),
-        "rss_max_mib": round(max((s["rss_mib"] for s in samples), default=0.0), 1),
-        "threads_first_last": [samples[0]["threads"], samples[-1]["threads"]] if samples else [],
-        "fds_first_last": [samples[0]["fds"], samples[-1]["fds"]] if samples else [],
+        "rss_max_mib": round(max((s["rss_mib"] for s in measured), default=0.0), 1),
+        "threads_first_last": [measured[0]["threads"], measured[-1]["threads"]] if measured else [],
+        "fds_first_last": [measured[0]["fds"], measured[-1]["fds"]] if measured else [],
         "cpu_fraction": round(cpu / wall, 4) if wall else None,
         "exit_code": exit_code,
         "vllm_left": leftovers,
         "samples": samples,
     }
-    every = max(1, len(samples) // 12)
-    print("   t (min)  bursts  RSS MiB  threads  fds")
+    every = max(1, len(samples) // 16)
+    print("  phase     t (min)  bursts  RSS MiB  threads  fds")
     for s in samples[::every] + samples[-1:]:
         print(
-            f"  {s['t_s'] / 60:8.1f}  {s['bursts']:6.0f}  {s['rss_mib']:7.1f}"
+            f"  {s['phase']:8}  {s['t_s'] / 60:7.1f}  {s['bursts']:6.0f}  {s['rss_mib']:7.1f}"
             f"  {s['threads']:7.0f}  {s['fds']:4.0f}"
         )
     summary = {k: v for k, v in result.items() if k != "samples"}

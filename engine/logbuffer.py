@@ -12,6 +12,7 @@ from collections import deque
 from typing import Literal, NamedTuple
 
 Stream = Literal["stdout", "stderr"]
+DEFAULT_MAX_LINES = 20_000
 
 
 class LogLine(NamedTuple):
@@ -25,7 +26,7 @@ class LogLine(NamedTuple):
 
 
 class LogBuffer:
-    def __init__(self, max_lines: int = 20_000) -> None:
+    def __init__(self, max_lines: int = DEFAULT_MAX_LINES) -> None:
         if max_lines < 1:
             raise ValueError("max_lines must be at least 1")
         self._lines: deque[LogLine] = deque(maxlen=max_lines)

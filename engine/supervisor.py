@@ -36,7 +36,7 @@ from engine.events import (
 from engine.health import Health, probe_health
 from engine.launch import LaunchSpec
 from engine.linesplit import LineSplitter
-from engine.logbuffer import LogBuffer, Stream
+from engine.logbuffer import DEFAULT_MAX_LINES, LogBuffer, Stream
 from engine.loglines import failure_cause, notable_errors
 from engine.paths import default_log_dir
 from engine.reaper import Reaper, shared_reaper
@@ -85,7 +85,7 @@ class Supervisor:
         log_dir: Path | None = None,
         listener: Listener | None = None,
         clock: Callable[[], float] = time.monotonic,
-        buffer_lines: int = 20_000,
+        buffer_lines: int = DEFAULT_MAX_LINES,
         health_interval: float = 0.5,
         ready_health_interval: float = 2.0,
         health_probe: HealthProbe = probe_health,

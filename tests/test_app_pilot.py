@@ -12,7 +12,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from engine.events import ServerState
 from engine.logbuffer import LogBuffer
@@ -23,6 +23,8 @@ from tests.helpers import FIXTURES, free_port
 from tui.app import ATTACHED_LOG_NOTE, BurstFinished, CockpitApp
 from tui.config import UiConfig
 from tui.screens.modals import BurstFormScreen, HelpScreen, ReportScreen
+from tui.widgets.burst_table import MAX_ROWS as MAX_BURST_ROWS
+from tui.widgets.burst_table import BurstTable
 from tui.widgets.log_panel import MAX_VIEW_LINES, LogPanel
 
 
@@ -53,7 +55,7 @@ async def test_b_fires_a_burst_that_runs_to_its_report(demo_server: Supervisor) 
         assert done.summary.requests == 100 and done.summary.success_rate >= 0.95
         assert done.summary.tokens_exact
         # The load panel lists the burst, the report is one key away.
-        assert app.query_one("#burst-table", DataTable).row_count == 1
+        assert app.query_one(BurstTable).row_count == 1
         status = str(app.query_one("#load-status", Static).render())
         assert "100 ok" in status or f"{done.summary.succeeded} ok" in status
         assert "TTFT p50" in status
@@ -195,6 +197,29 @@ async def test_a_log_flood_stays_bounded() -> None:
         buffer.extend("stdout", [f"burst {i}" for i in range(50_000)], 0.0)
         panel.pull()
         assert panel._dropped == 30_000  # only on disk now, and the bar says so
+
+
+class BurstTableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield BurstTable()
+
+
+async def test_the_burst_table_keeps_the_newest_rows_in_view_and_no_more() -> None:
+    app = BurstTableApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(BurstTable)
+        assert table.row_count == 0 and table.size.height == 1  # the header, waiting
+        for n in range(1, MAX_BURST_ROWS + 31):
+            table.add_row(str(n), "100 x c10", "100%", "25.00", "3,200", "22 ms", "25 ms", "2.0 ms")
+        await pilot.pause()
+        await pilot.pause()
+        assert table.row_count == MAX_BURST_ROWS
+        assert table.rows[0][0] == "31" and table.rows[-1][0] == str(MAX_BURST_ROWS + 30)
+        # Seven lines tall, scrolled to the bottom: the newest burst is in view.
+        assert table.size.height == 7
+        assert table.max_scroll_y > 0 and table.scroll_y == table.max_scroll_y
+        with pytest.raises(ValueError, match="8 cells, not 2"):
+            table.add_row("1", "2")
 
 
 def test_terminal_without_unicode_is_detected() -> None:

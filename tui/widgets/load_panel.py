@@ -6,10 +6,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from loadgen.stats import Summary
 from tui.format import ms
+from tui.widgets.burst_table import BurstTable
 
 
 class LoadPanel(Vertical):
@@ -18,7 +19,6 @@ class LoadPanel(Vertical):
     LoadPanel #load-status { height: auto; padding: 0 1; }
     LoadPanel ProgressBar { padding: 0 1; height: 1; display: none; }
     LoadPanel.active ProgressBar { display: block; }
-    LoadPanel DataTable { height: auto; max-height: 7; }
     """
 
     ascii_only = False
@@ -30,13 +30,10 @@ class LoadPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="load-status")
         yield ProgressBar(id="load-progress", show_eta=False)
-        table: DataTable[str] = DataTable(id="burst-table", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield BurstTable(id="burst-table")
 
     def on_mount(self) -> None:
         self.border_title = "Load"
-        table = self.query_one(DataTable)
-        table.add_columns("#", "load", "ok", "req/s", "tok/s", "TTFT p50", "TTFT p99", "TPOT p50")
 
     def show_idle(self, default: str) -> None:
         self.query_one("#load-status", Static).update(
@@ -90,7 +87,7 @@ class LoadPanel(Vertical):
         self.query_one("#load-status", Static).update(text)
         bar = self.query_one(ProgressBar)
         bar.update(total=max(s.requests, 1), progress=max(s.requests, 1))
-        self.query_one(DataTable).add_row(
+        self.query_one(BurstTable).add_row(
             str(self.runs),
             label,
             f"{s.success_rate:.0%}",
