@@ -6,9 +6,11 @@
 The installed `vllm-top serve --demo` runs in tmux (120x36) as a person would run it.
 
 First a warm-up fills every store that is bounded by design: bursts back to back (`b` again as
-soon as the last one's requests are all in the log file) until the log holds more lines than
-the log buffer keeps, the burst table is full and the longest history (the device sampler's
-10 minutes) has wrapped. Memory that grows after that is a leak, not a buffer filling up.
+soon as the last one's requests are all in the log file) until the burst table is full and the
+longest history (the device sampler's 10 minutes) has wrapped, and /health requests straight to
+vLLM until its access log has put more lines in the log buffer than it keeps (at a burst a
+minute that alone would take 1.6 hours). Memory that grows after that is a leak, not a store
+filling up.
 
 Then every --interval seconds the soak presses `b` (100 requests at concurrency 10); every 10 s
 it samples the vllm-top process: RSS, threads, open file descriptors and CPU time. At the end it
@@ -22,6 +24,7 @@ presses `q` and checks that:
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +58,20 @@ def _vllm_top_process(session: str) -> psutil.Process:
         if (len(cmd) > 1 and cmd[1].endswith("vllm-top")) or cmd[:1] == [VLLM_TOP]:
             return child
     raise SystemExit("soak: no vllm-top process in the tmux pane")
+
+
+def _fill_log(port: int, requests: int, connections: int = 4) -> None:
+    """`requests` access-log lines from vLLM, as fast as keep-alive connections go."""
+
+    def one_connection(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(n):
+            conn.request("GET", "/health")
+            conn.getresponse().read()
+        conn.close()
+
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(one_connection, [requests // connections + 1] * connections))
 
 
 def _log_lines(home: Path) -> int:
@@ -122,6 +140,8 @@ def main() -> int:
 
         next_sample = warmup_started
         pressed_at = float("-inf")
+        if not args.no_warmup:
+            _fill_log(port, WARMUP_LOG_LINES)
         while not args.no_warmup:
             now = time.monotonic()
             lines = _log_lines(home)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Static
@@ -220,6 +222,41 @@ async def test_the_burst_table_keeps_the_newest_rows_in_view_and_no_more() -> No
         assert table.max_scroll_y > 0 and table.scroll_y == table.max_scroll_y
         with pytest.raises(ValueError, match="8 cells, not 2"):
             table.add_row("1", "2")
+
+
+BURST_FIGURES = ("100%", "11.25", "1,414", "203 ms", "1,806 ms", "2.9 ms")
+
+
+@pytest.mark.parametrize(
+    ("width", "label", "figures"),
+    [
+        (100, "100 req, c=10, 128 tok", BURST_FIGURES),
+        (72, "100 req, c=10, …", BURST_FIGURES),
+        (60, None, BURST_FIGURES),
+        # ok, tok/s and TTFT p50 first, then req/s; the p99s do not fit.
+        (40, None, ("100%", "11.25", "1,414", "203 ms")),
+    ],
+)
+async def test_a_narrow_burst_table_shortens_the_label_then_drops_columns(
+    width: int, label: str | None, figures: tuple[str, ...]
+) -> None:
+    app = BurstTableApp()
+    async with app.run_test(size=(width, 10)) as pilot:
+        table = app.query_one(BurstTable)
+        table.add_row("12", "100 req, c=10, 128 tok", *BURST_FIGURES)
+        await pilot.pause()
+        assert table.size.height == 2  # the header and one line, never a wrapped row
+        static = app.query_one("BurstTable Static", Static)
+        header, row = (
+            static.render_lines(Region(0, y, static.size.width, 1))[0].text.rstrip() for y in (0, 1)
+        )
+        # Whole figures or none: only the label is ever shortened.
+        assert [cell for cell in re.split(r"\s{2,}", row) if cell] == [
+            "12",
+            *([label] if label else []),
+            *figures,
+        ]
+        assert ("load" in header) is (label is not None)
 
 
 def test_terminal_without_unicode_is_detected() -> None:

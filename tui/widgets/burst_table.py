@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections import deque
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 COLUMNS = ("#", "load", "ok", "req/s", "tok/s", "TTFT p50", "TTFT p99", "TPOT p50")
 MAX_ROWS = 50
+# What a narrow panel keeps first; the load's label takes whatever width is left.
+PRIORITY = ("#", "ok", "tok/s", "TTFT p50", "req/s", "TTFT p99", "TPOT p50")
+LABEL_MIN_WIDTH = 8
 
 
 class BurstTable(VerticalScroll, can_focus=False):
@@ -45,10 +49,37 @@ class BurstTable(VerticalScroll, can_focus=False):
     def on_mount(self) -> None:
         self._draw()  # the header alone, so the panel does not jump at the first burst
 
+    def on_resize(self) -> None:
+        self._draw()
+
     def _draw(self) -> None:
-        table = Table(*COLUMNS, box=None, padding=(0, 1), pad_edge=False, header_style="bold")
-        for column in table.columns[2:]:
-            column.justify = "right"
+        shown = self._columns_that_fit(self.scrollable_content_region.width)
+        table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
+        for i in shown:
+            # The load's label is the one column rich may shrink ("wrap"), and the label itself
+            # never wraps: a burst stays one line and a narrow panel shortens only its label.
+            name = COLUMNS[i]
+            table.add_column(name, no_wrap=name != "load", justify="left" if i < 2 else "right")
         for n, row in enumerate(self.rows, 1):
-            table.add_row(*row, style="bold" if n == len(self.rows) else "")
+            cells = [Text(row[i], no_wrap=True, overflow="ellipsis") for i in shown]
+            table.add_row(*cells, style="bold" if n == len(self.rows) else "")
         self.query_one(Static).update(table)
+
+    def _columns_that_fit(self, width: int) -> list[int]:
+        """The columns, in table order, that fit in `width`: figures by PRIORITY, then the
+        load's label if at least LABEL_MIN_WIDTH of it fits."""
+        if width <= 0:  # not laid out yet
+            return list(range(len(COLUMNS)))
+        needs = [
+            max([len(name)] + [len(row[i]) for row in self.rows]) for i, name in enumerate(COLUMNS)
+        ]
+        shown: list[int] = []
+        used = -2  # two spaces between columns, none at the edges
+        for name in PRIORITY:
+            i = COLUMNS.index(name)
+            if used + 2 + needs[i] <= width:
+                shown.append(i)
+                used += 2 + needs[i]
+        if used + 2 + LABEL_MIN_WIDTH <= width:
+            shown.append(COLUMNS.index("load"))
+        return sorted(shown)
