@@ -125,9 +125,16 @@ async def test_layout_is_compact_on_a_small_terminal() -> None:
         assert not app.query_one("#charts").display or not app.query_one("#charts").size.area
         await pilot.press("c")
         assert app.screen.has_class("show-charts")
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause()
+        # The smallest full layout: the log and the burst table give the charts their lines.
+        assert app.screen.has_class("short") and not app.screen.has_class("compact")
+        assert app.query_one("#log").outer_size.height == 8
+        assert app.query_one("#charts").outer_size.height >= 18
         await pilot.resize_terminal(160, 48)
         await pilot.pause()
-        assert not app.screen.has_class("compact")
+        assert not app.screen.has_class("compact") and not app.screen.has_class("short")
+        assert app.query_one("#log").outer_size.height == 14
 
 
 class LogApp(App[None]):

@@ -1,4 +1,5 @@
-"""Layout snapshots of the main screen, at 80x24 and 160x48, with seeded data.
+"""Layout snapshots of the main screen with seeded data: at 80x24, 120x36 (the smallest full
+layout) and 160x48.
 
 Update after eyeballing the report: pytest tests/test_app_snapshots.py --snapshot-update
 """
@@ -19,7 +20,7 @@ async def _seed(pilot: Any) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_main_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(seeded_app(), terminal_size=size, run_before=_seed)
 

@@ -67,6 +67,7 @@ from tui.widgets.status_panel import StatusPanel, StatusView
 
 COMPACT_WIDTH = 120
 COMPACT_HEIGHT = 36
+SHORT_HEIGHT = 48  # below it, a full layout gives the log and the burst table fewer lines
 IDLE_CHART_INTERVAL_S = 10.0
 BURST_SCRAPE_INTERVAL_S = 0.25
 ATTACHED_LOG_NOTE = (
@@ -290,6 +291,7 @@ class CockpitApp(App[int]):
     def _apply_compact(self, width: int, height: int) -> None:
         compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
         self.screen.set_class(compact, "compact")
+        self.screen.set_class(not compact and height < SHORT_HEIGHT, "short")
 
     # ---- workers --------------------------------------------------------------------------
 
