@@ -1,8 +1,8 @@
 """Earlier bursts, one row each, for comparison: the newest in view, the oldest dropped.
 
 Not a DataTable: every added row bumps the DataTable's update count, which makes each visible
-cell a new entry in its 10,000-cell render cache. A burst a minute filled it for hours (15 MiB
-traced at 200 rows: bench/burst_table_memory.py); this table keeps MAX_ROWS rows and one render.
+cell a new entry in its 10,000-cell render cache. A burst a minute filled it for hours (13 MiB
+traced at 200 bursts: bench/burst_table_memory.py); this table keeps MAX_ROWS rows and one render.
 """
 
 from __future__ import annotations
