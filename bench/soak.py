@@ -49,6 +49,7 @@ BURST_REQUESTS = 100  # what `b` fires with the default config
 WARMUP_LOG_LINES = DEFAULT_MAX_LINES + 1_000
 WARMUP_BURSTS = BURST_TABLE_ROWS + 5
 WARMUP_MIN_S = 11 * 60  # the device sampler keeps 600 one-second samples
+BURST_RUNNING = "▶"  # the load panel's mark while a burst runs
 
 
 def _vllm_top_process(session: str) -> psutil.Process:
@@ -139,50 +140,52 @@ def main() -> int:
                 )
 
         next_sample = warmup_started
-        pressed_at = float("-inf")
         if not args.no_warmup:
             _fill_log(port, WARMUP_LOG_LINES)
-        while not args.no_warmup:
-            now = time.monotonic()
-            lines = _log_lines(home)
-            if (
-                lines >= WARMUP_LOG_LINES
-                and bursts >= WARMUP_BURSTS
-                and now - warmup_started >= WARMUP_MIN_S
-                and _completions(home) >= bursts * BURST_REQUESTS
-            ):
-                break
-            # The next burst once the last one is all in the log (or after 2 minutes: a request
-            # that failed never gets its access line, and the final check will say so).
-            if _completions(home) >= bursts * BURST_REQUESTS or now - pressed_at > 120:
-                tmux("send-keys", "-t", session, "b")
-                bursts += 1
-                pressed_at = now
-            if now >= next_sample:
-                sample("warmup", now - warmup_started)
-                next_sample += 10
-            time.sleep(1)
-        warmup = {
-            "seconds": round(time.monotonic() - warmup_started),
-            "bursts": bursts,
-            "log_lines": _log_lines(home),
-        }
-        print(f"warm-up: {warmup}", flush=True)
-        warmup_bursts = bursts
-        started = time.monotonic()
-        next_burst = started
-        next_sample = started
-        end = started + args.minutes * 60
+        phase = "measured" if args.no_warmup else "warmup"
+        phase_started = warmup_started
+        warmup: dict[str, int] | None = None
+        warmup_bursts = 0
+        next_burst = warmup_started  # measured phase: one burst every --interval seconds
+        pressed_at: float | None = None  # `b` sent, its burst not yet seen running
+        end = float("inf")
         while time.monotonic() < end:
             now = time.monotonic()
-            if now >= next_burst:
-                tmux("send-keys", "-t", session, "b")
-                bursts += 1
-                next_burst += args.interval
             if now >= next_sample:
-                sample("measured", now - started)
+                sample(phase, now - phase_started)
                 next_sample += 10
-            time.sleep(0.2)
+            running = BURST_RUNNING in screen(session)
+            if pressed_at is not None and (running or now - pressed_at > 10):
+                # Counted once it shows: a `b` pressed while a burst runs is refused by design.
+                bursts += running
+                pressed_at = None
+            idle = not running and pressed_at is None
+            if phase == "warmup" and idle:
+                if (
+                    bursts >= WARMUP_BURSTS
+                    and now - warmup_started >= WARMUP_MIN_S
+                    and _log_lines(home) >= WARMUP_LOG_LINES
+                ):
+                    warmup = {
+                        "seconds": round(now - warmup_started),
+                        "bursts": bursts,
+                        "log_lines": _log_lines(home),
+                    }
+                    print(f"warm-up: {warmup}", flush=True)
+                    warmup_bursts = bursts
+                    phase, phase_started = "measured", now
+                    next_sample = next_burst = now
+                    end = now + args.minutes * 60
+                    continue
+                tmux("send-keys", "-t", session, "b")  # back to back
+                pressed_at = now
+            elif phase == "measured" and idle and now >= next_burst:
+                if end == float("inf"):
+                    end = now + args.minutes * 60  # --no-warmup
+                tmux("send-keys", "-t", session, "b")
+                pressed_at = now
+                next_burst += args.interval
+            time.sleep(0.5)
         # Let the last burst finish before quitting: its requests reach the log file.
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and _completions(home) < bursts * BURST_REQUESTS:
@@ -218,7 +221,7 @@ def main() -> int:
     cpu = measured[-1]["cpu_s"] - measured[0]["cpu_s"] if len(measured) > 1 else 0.0
     result = {
         "minutes": args.minutes,
-        "warmup": None if args.no_warmup else warmup,
+        "warmup": warmup,
         "bursts": bursts,
         "measured_bursts": bursts - warmup_bursts,
         "requests_fired": bursts * BURST_REQUESTS,
