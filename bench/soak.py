@@ -5,12 +5,11 @@
 
 The installed `vllm-top serve --demo` runs in tmux (120x36) as a person would run it.
 
-First a warm-up fills every store that is bounded by design: bursts back to back (`b` again as
-soon as the last one's requests are all in the log file) until the burst table is full and the
-longest history (the device sampler's 10 minutes) has wrapped, and /health requests straight to
-vLLM until its access log has put more lines in the log buffer than it keeps (at a burst a
-minute that alone would take 1.6 hours). Memory that grows after that is a leak, not a store
-filling up.
+First a warm-up fills every store that is bounded by design: /health requests straight to
+vLLM, until its access log has put more lines in the log buffer than it keeps (at a burst a
+minute that alone would take 1.6 hours), then bursts back to back (`b` again as soon as no burst
+runs) until the burst table is full and the longest history (the device sampler's 10 minutes)
+has wrapped. Memory that grows after that is a leak, not a store filling up.
 
 Then every --interval seconds the soak presses `b` (100 requests at concurrency 10); every 10 s
 it samples the vllm-top process: RSS, threads, open file descriptors and CPU time. At the end it
@@ -161,15 +160,16 @@ def main() -> int:
                 pressed_at = None
             idle = not running and pressed_at is None
             if phase == "warmup" and idle:
+                # The log is read only once the cheap conditions hold (it is megabytes).
                 if (
                     bursts >= WARMUP_BURSTS
                     and now - warmup_started >= WARMUP_MIN_S
-                    and _log_lines(home) >= WARMUP_LOG_LINES
+                    and (log_lines := _log_lines(home)) >= WARMUP_LOG_LINES
                 ):
                     warmup = {
                         "seconds": round(now - warmup_started),
                         "bursts": bursts,
-                        "log_lines": _log_lines(home),
+                        "log_lines": log_lines,
                     }
                     print(f"warm-up: {warmup}", flush=True)
                     warmup_bursts = bursts
