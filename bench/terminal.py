@@ -3,6 +3,7 @@ end-to-end tests and the soak benchmark."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -11,7 +12,13 @@ import psutil
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+    # An explicit environment without COLUMNS and LINES: a library may have set them at the C
+    # level (80 and 24 under pytest, invisible in os.environ yet inherited), and a tmux server
+    # started with them hands them to every pane, where they override the pane's real size.
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    return subprocess.run(
+        ["tmux", *args], capture_output=True, text=True, check=True, env=env
+    ).stdout
 
 
 def screen(session: str) -> str:

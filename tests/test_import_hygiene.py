@@ -13,6 +13,7 @@ import pytest
 
 import engine
 import loadgen
+import tui.commands
 
 FORBIDDEN_IN_CORE = ("textual", "vllm", "torch", "transformers")
 
@@ -38,6 +39,13 @@ def _imported_after(module: str) -> set[str]:
 
 @pytest.mark.parametrize("module", _modules(engine) + _modules(loadgen))
 def test_core_module_imports_no_ui_and_no_vllm(module: str) -> None:
+    leaked = _imported_after(module) & set(FORBIDDEN_IN_CORE)
+    assert not leaked, f"{module} imports {sorted(leaked)}"
+
+
+@pytest.mark.parametrize("module", _modules(tui.commands))
+def test_commands_without_a_screen_import_no_ui(module: str) -> None:
+    # `serve --headless`, `bench` and `snapshot` run where no terminal UI is wanted.
     leaked = _imported_after(module) & set(FORBIDDEN_IN_CORE)
     assert not leaked, f"{module} imports {sorted(leaked)}"
 

@@ -8,7 +8,7 @@ role-only chunk at once (it must not count as the first token).
 Per-request faults, chosen by a marker in the prompt: "#status=500", "#drop=N" (close the
 connection after N tokens), "#garbage" (a non-JSON event), "#nousage", "#html" (an HTML page
 with status 200), "#split" (write every event in 3-byte pieces), "#echo-auth" (a 400 error
-that quotes the Authorization header).
+that quotes the Authorization header). `--metrics FILE` serves a captured /metrics text.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import asyncio
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -38,15 +39,24 @@ class Truth:
         self.tokens: int = args.tokens
         self.tokens_per_chunk: int = args.tokens_per_chunk
         self.api_key: str | None = args.api_key
-        # What really happened on this side: first-token write time minus arrival, per request.
+        self.metrics_text = Path(args.metrics).read_text() if args.metrics else None
+        # What really happened on this side: first-token write time minus arrival, per request,
+        # and how many generation requests arrived at all.
         self.actual_ttfts: list[float] = []
+        self.received = 0
 
     async def health(self, request: web.Request) -> web.StreamResponse:
         return web.Response(status=200)  # like vLLM's: no body, no key needed
 
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        if self.metrics_text is None:
+            return web.Response(status=404)
+        return web.Response(text=self.metrics_text, content_type="text/plain")
+
     async def stats(self, request: web.Request) -> web.StreamResponse:
         ttfts, self.actual_ttfts = self.actual_ttfts, []
-        return web.json_response({"ttfts": ttfts})
+        received, self.received = self.received, 0
+        return web.json_response({"ttfts": ttfts, "requests": received})
 
     def authorised(self, request: web.Request) -> bool:
         return self.api_key is None or (
@@ -66,6 +76,7 @@ class Truth:
 
     async def _complete(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
+        self.received += 1
         if not self.authorised(request):
             return web.json_response({"error": "Unauthorized"}, status=401)
         body = await request.json()
@@ -169,17 +180,25 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=16)
     parser.add_argument("--tokens-per-chunk", type=int, default=1)
     parser.add_argument("--api-key")
+    parser.add_argument("--keepalive", type=float, default=5.0, help="idle keep-alive, as vLLM's")
+    parser.add_argument("--metrics", help="a captured /metrics text to serve")
     args = parser.parse_args()
     truth = Truth(args)
     app = web.Application()
     app.router.add_get("/health", truth.health)
     app.router.add_get("/v1/models", truth.models)
+    app.router.add_get("/metrics", truth.metrics)
     app.router.add_get("/truth/stats", truth.stats)
     app.router.add_post("/v1/completions", truth.complete)
     app.router.add_post("/v1/chat/completions", truth.complete)
     print(f"truth server on port {args.port}", flush=True)
     web.run_app(
-        app, host="127.0.0.1", port=args.port, print=None, access_log=None, keepalive_timeout=5.0
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        print=None,
+        access_log=None,
+        keepalive_timeout=args.keepalive,
     )
 
 
