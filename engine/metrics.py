@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from engine.http import get
 from engine.urls import normalize_base_url
 
 # Field -> metric family names, newest first (prometheus_client strips a counter's _total).
@@ -296,19 +295,14 @@ class ScrapeError(Exception):
 
 
 def scrape_text(base_url: str, timeout: float = 5.0) -> str:
-    url = normalize_base_url(base_url) + "/metrics"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            ctype = resp.headers.get("Content-Type", "")
-            body: bytes = resp.read()
-    except urllib.error.HTTPError as exc:
-        raise ScrapeError(f"/metrics answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ScrapeError(f"cannot reach /metrics: {reason}") from None
-    if "html" in ctype:
+    answer = get(normalize_base_url(base_url) + "/metrics", timeout=timeout)
+    if answer.status is None:
+        raise ScrapeError(f"cannot reach /metrics: {answer.error}")
+    if answer.status != 200:
+        raise ScrapeError(f"/metrics answered HTTP {answer.status}")
+    if "html" in answer.content_type:
         raise ScrapeError("/metrics answered an HTML page, not Prometheus text")
-    return body.decode("utf-8", errors="replace")
+    return answer.body.decode("utf-8", errors="replace")
 
 
 def scrape(base_url: str, at: float, timeout: float = 5.0) -> MetricsSample:

@@ -6,31 +6,15 @@ not given, a GPU reading NVML cannot make.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 from engine.gpu import Nvml
-from engine.health import Health, probe_health
+from engine.health import Health, probe_health, silence
+from engine.http import get_json
 from engine.metrics import MetricsSample, ScrapeError, scrape
 from engine.urls import normalize_base_url
-
-
-def get_json(url: str, api_key: str | None, timeout: float) -> tuple[int | None, Any]:
-    """GET a JSON document: (status, data); (None, None) when no answer came."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, headers=headers), timeout=timeout
-        ) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-    except (urllib.error.URLError, OSError, ValueError):
-        return None, None
 
 
 @dataclass(frozen=True)
@@ -63,7 +47,8 @@ def take_snapshot(
     url: str, api_key: str | None = None, timeout: float = 5.0, nvml: Nvml | None = None
 ) -> dict[str, Any]:
     base = normalize_base_url(url)
-    health, status = probe_health(base, timeout)
+    started = time.monotonic()
+    probe = probe_health(base, timeout)
     snap: dict[str, Any] = {
         "url": base + "/v1",
         "state": None,
@@ -87,15 +72,20 @@ def take_snapshot(
     nv = nvml if nvml is not None else Nvml()
     snap["gpus"] = [g.to_json() for g in nv.sample()]
     snap["gpu_status"] = "ok" if nv.available else nv.reason
-    if status is None:
+    if probe.health is Health.SILENT:
+        # Something took the connection and never answered: a hung server, not a missing one.
+        snap["state"] = "unresponsive"
+        snap["detail"] = silence(time.monotonic() - started)
+        return snap
+    if probe.status is None:
         snap["state"] = "unreachable"
         snap["detail"] = f"no answer from {base}/health"
         return snap
-    if health is Health.UNEXPECTED:
+    if probe.health is Health.UNEXPECTED:
         snap["state"] = "unreachable"
-        snap["detail"] = f"GET /health answered {status}: not a vLLM server?"
+        snap["detail"] = f"GET /health answered {probe.status}: not a vLLM server?"
         return snap
-    snap["state"] = {Health.READY: "ready", Health.DEAD: "dead"}.get(health, "starting")
+    snap["state"] = {Health.READY: "ready", Health.DEAD: "dead"}.get(probe.health, "starting")
     identity = fetch_identity(base, api_key, timeout)
     snap["version"] = identity.version
     snap["models"] = identity.models

@@ -312,3 +312,52 @@ def test_detached_output_is_followed_from_the_log_file(tmp_path: Path) -> None:
     # And the buffer saw every line by following the file.
     assert sup.buffer.total == 5000
     assert {ln.text for ln in sup.buffer.tail(5000)} == set(on_disk)
+
+
+def test_a_ready_server_that_stops_answering_is_unresponsive_then_ready_again(
+    tmp_path: Path,
+) -> None:
+    """SIGSTOP: the process lives and its socket takes connections, but /health never answers
+    (as a deadlocked front end or a paused container). Seen within 5 s; SIGCONT heals it."""
+    from engine.events import StateEvent
+
+    spec = _child(tmp_path, READY_SERVER + "time.sleep(600)\n")
+    seen: list[tuple[SupervisorEvent, float]] = []
+    sup = Supervisor(
+        spec, log_dir=tmp_path / "logs", listener=lambda e: seen.append((e, time.monotonic()))
+    )
+    sup.start()
+    try:
+        assert sup.wait_ready(20) is ServerState.READY
+        assert sup.pid is not None
+        os.kill(sup.pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        try:
+            assert wait_until(lambda: sup.state is ServerState.UNRESPONSIVE, 10)
+            [(event, when)] = [
+                (e, t)
+                for e, t in seen
+                if isinstance(e, StateEvent) and e.state is ServerState.UNRESPONSIVE
+            ]
+            assert when - stopped_at < 5.0, when - stopped_at
+            assert isinstance(event, StateEvent) and event.detail.startswith("no answer to /health")
+            silent = sup.silent_for()
+            assert silent is not None and silent >= 3.0
+        finally:
+            os.kill(sup.pid, signal.SIGCONT)
+        assert wait_until(lambda: sup.state is ServerState.READY, 10)
+        assert sup.silent_for() is None
+    finally:
+        sup.stop(5)
+
+
+def test_a_server_not_ready_in_time_is_stopped_and_says_why(tmp_path: Path) -> None:
+    spec = _child(tmp_path, "import time\nprint('loading', flush=True)\ntime.sleep(600)\n")
+    sup = Supervisor(spec, log_dir=tmp_path / "logs", startup_timeout=1.0, stop_grace=2.0)
+    sup.start()
+    report = sup.wait_exit(30)
+    assert report is not None and report.failed and report.stopped_by_us
+    assert report.not_ready_after_s == 1.0
+    assert report.describe() == "vLLM was not ready after 1s (last phase: launching); stopped it"
+    assert sup.state is ServerState.STOPPED
+    assert sup.alive_tree() == []

@@ -19,6 +19,15 @@ DEMO_MAX_MODEL_LEN = 1024
 # concurrency 10) fills it and triggers preemptions, which is the lesson of the demo.
 DEMO_KV_BLOCKS = 16
 DEMO_BLOCK_SIZE = 128
+# vLLM arguments that choose how the model is compiled: when the user gives one, theirs stands.
+COMPILATION_ARGS = (
+    "--enforce-eager",
+    "--no-enforce-eager",
+    "--compilation-config",
+    "-cc",
+    "--optimization-level",
+    "-O",
+)
 _BUILD_SCRIPT = Path(__file__).with_name("build_model.py")
 _COMPLETE_MARKER = ".complete"
 
@@ -70,7 +79,7 @@ def demo_launch_spec(
     port: int = 8000,
     extra_args: tuple[str, ...] = (),
 ) -> LaunchSpec:
-    args = (
+    args: tuple[str, ...] = (
         "--max-model-len",
         str(DEMO_MAX_MODEL_LEN),
         "--num-gpu-blocks-override",
@@ -78,6 +87,10 @@ def demo_launch_spec(
         "--block-size",
         str(DEMO_BLOCK_SIZE),
     )
+    if not chooses_compilation(extra_args):
+        # A random tiny model gains nothing from torch.compile, which was most of its start-up
+        # (44 s of 91 s on 2 cores): eager unless the user asks otherwise.
+        args += ("--enforce-eager",)
     return LaunchSpec(
         model=str(model_dir),
         python=python,
@@ -88,4 +101,16 @@ def demo_launch_spec(
         extra_args=args + extra_args,
         # Without it the CPU backend reserves 92% of RAM for a 2,048-token cache.
         env={"VLLM_CPU_KVCACHE_SPACE": "1"},
+    )
+
+
+def chooses_compilation(vllm_args: tuple[str, ...]) -> bool:
+    """Whether the user's own vLLM arguments say how to compile (`-O3`, `-cc.mode=none`,
+    `--compilation-config={...}`, `--enforce-eager` ...)."""
+    return any(
+        arg == flag
+        or arg.startswith((flag + "=", flag + "."))
+        or (flag == "-O" and arg.startswith("-O"))
+        for arg in vllm_args
+        for flag in COMPILATION_ARGS
     )
