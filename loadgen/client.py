@@ -4,19 +4,30 @@
   time spent waiting for a slot is measured as queue delay instead of hidden in TTFT.
 - No total timeout (aiohttp's is 300 s, which kills long generations); a read timeout catches
   stalls instead.
-- Keep-alive shorter than vLLM's 5 s, so a burst after an idle pause never reuses a socket the
-  server has already closed (ServerDisconnectedError on its first requests).
+- Keep-alive shorter than vLLM's 5 s, so a burst after an idle pause rarely takes a socket the
+  server has already closed.
+- Rarely is not never: a client whose event loop stalls (seen: 4.3 s at p99 on 2 cores shared
+  with vLLM) takes a connection that looked fresh and writes to it after the server closed it.
+  Such a request never reached the server. When a *reused* connection fails before a single
+  byte of response, the request is sent once more on a new connection and counted as retried.
+  Never after a response byte, never on a new connection, never twice: a server that may have
+  read the request is never sent it again.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import time
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.connector import Connection
 
 from engine.redact import Redactor
 from loadgen.config import LoadConfig
@@ -27,16 +38,79 @@ CLIENT_KEEPALIVE_S = 4.0
 READ_BUFSIZE = 1 << 20
 
 
-def make_session(config: LoadConfig) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(
-        limit=0, limit_per_host=0, keepalive_timeout=CLIENT_KEEPALIVE_S, ttl_dns_cache=300
-    )
-    timeout = aiohttp.ClientTimeout(
+@dataclass
+class _Attempt:
+    reused: bool = False  # the connection had carried an earlier request
+
+
+_ATTEMPT: contextvars.ContextVar[_Attempt] = contextvars.ContextVar("vllm_top_attempt")
+
+
+class _ReuseAwareConnector(aiohttp.TCPConnector):
+    """Tells the request being sent whether its connection is one that served another."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._served: weakref.WeakSet[ResponseHandler] = weakref.WeakSet()
+
+    async def connect(self, req: Any, traces: Any, timeout: aiohttp.ClientTimeout) -> Connection:
+        conn = await super().connect(req, traces, timeout)
+        protocol = conn.protocol
+        if protocol is not None:
+            attempt = _ATTEMPT.get(None)
+            if attempt is not None:
+                attempt.reused = protocol in self._served
+            self._served.add(protocol)
+        return conn
+
+
+def _timeout(config: LoadConfig) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
         total=None, sock_connect=config.connect_timeout, sock_read=config.stall_timeout
     )
-    return aiohttp.ClientSession(
-        connector=connector, timeout=timeout, read_bufsize=READ_BUFSIZE, raise_for_status=False
+
+
+def make_session(config: LoadConfig) -> aiohttp.ClientSession:
+    connector = _ReuseAwareConnector(
+        limit=0, limit_per_host=0, keepalive_timeout=CLIENT_KEEPALIVE_S, ttl_dns_cache=300
     )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=_timeout(config),
+        read_bufsize=READ_BUFSIZE,
+        raise_for_status=False,
+    )
+
+
+class Client:
+    """The run's HTTP side: the pooled session, and new connections for the rare retry."""
+
+    def __init__(self, config: LoadConfig) -> None:
+        self.config = config
+        self.session = make_session(config)
+        self._fresh: aiohttp.ClientSession | None = None
+
+    def fresh(self) -> aiohttp.ClientSession:
+        """A session that opens a new connection for every request (and closes it after)."""
+        if self._fresh is None:
+            self._fresh = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=True),
+                timeout=_timeout(self.config),
+                read_bufsize=READ_BUFSIZE,
+                raise_for_status=False,
+            )
+        return self._fresh
+
+    async def close(self) -> None:
+        await self.session.close()
+        if self._fresh is not None:
+            await self._fresh.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 def error_message(status: int, text: str) -> str:
@@ -64,26 +138,37 @@ def _chunk_text(choice: dict[str, Any]) -> str:
     )
 
 
+# Failures of a connection the server closed: on a reused connection before any response byte,
+# the request cannot have been read (a server closes only idle keep-alive connections).
+_STALE_CONNECTION = (
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientConnectionResetError,
+    aiohttp.ClientOSError,
+)
+
+
 async def send_request(
-    session: aiohttp.ClientSession,
-    config: LoadConfig,
+    client: Client,
     record: RequestRecord,
     t0: float,
     clock: Callable[[], float] = time.perf_counter,
 ) -> RequestRecord:
     """Fill in `record` with what happened; never raises for a request-level failure."""
+    config = client.config
     body = config.body(record.index)
+    attempt = _Attempt()
+    _ATTEMPT.set(attempt)
     record.sent = clock() - t0
     try:
-        async with session.post(config.url, json=body, headers=config.headers()) as resp:
-            record.status = resp.status
-            if resp.status != 200:
-                record.error_kind = "http"
-                record.error = error_message(resp.status, await resp.text(errors="replace"))
-            elif config.stream:
-                await _read_stream(resp, record, t0, clock)
-            else:
-                await _read_whole(resp, record, t0, clock)
+        try:
+            await _post(client.session, config, body, record, t0, clock)
+        except _STALE_CONNECTION as exc:
+            if not attempt.reused or record.status is not None or record.first_byte is not None:
+                raise exc
+            # Sent again at once: the wait is the client's, so it counts as queue delay.
+            record.retried = True
+            record.sent = clock() - t0
+            await _post(client.fresh(), config, body, record, t0, clock)
     except TimeoutError:
         record.error_kind = "timeout"
         record.error = f"no data for {config.stall_timeout:g} s"
@@ -110,6 +195,25 @@ async def send_request(
         # included): errors end up in reports, JSON, CSV and on screen.
         record.error = _redactor(config.api_key)(record.error)
     return record
+
+
+async def _post(
+    session: aiohttp.ClientSession,
+    config: LoadConfig,
+    body: dict[str, Any],
+    record: RequestRecord,
+    t0: float,
+    clock: Callable[[], float],
+) -> None:
+    async with session.post(config.url, json=body, headers=config.headers()) as resp:
+        record.status = resp.status
+        if resp.status != 200:
+            record.error_kind = "http"
+            record.error = error_message(resp.status, await resp.text(errors="replace"))
+        elif config.stream:
+            await _read_stream(resp, record, t0, clock)
+        else:
+            await _read_whole(resp, record, t0, clock)
 
 
 @functools.lru_cache(maxsize=4)

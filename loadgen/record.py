@@ -19,6 +19,7 @@ class RequestRecord:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     tokens_exact: bool = True  # False: counted from chunks, the server gave no usage
+    retried: bool = False  # sent again on a new connection: the first died unread (keep-alive)
     status: int | None = None
     error_kind: str | None = None
     error: str | None = None

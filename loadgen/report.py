@@ -55,6 +55,11 @@ def render_report(summary: Summary, title: str = "vllm-top bench") -> str:
         f"Total throughput:    {summary.total_token_throughput:,.1f} tok/s "
         f"(prompt {summary.prompt_tokens:,} + output)",
     ]
+    if summary.retried:
+        lines.append(
+            f"Retried:             {summary.retried} requests, sent again on a new connection "
+            "(a kept-alive one had been closed by the server before they reached it)"
+        )
     if summary.cancelled:
         lines.append(
             f"Cancelled:           yes; {summary.cancelled_in_flight} requests in flight were "
@@ -122,6 +127,7 @@ CSV_FIELDS = (
     "status",
     "error_kind",
     "error",
+    "retried",
 )
 
 
@@ -152,5 +158,6 @@ def write_csv(path: Path, records: Sequence[RequestRecord]) -> None:
                     "" if r.status is None else r.status,
                     r.error_kind or "",
                     r.error or "",
+                    int(r.retried),
                 ]
             )

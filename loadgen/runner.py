@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import math
 import random
 import time
@@ -19,7 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from loadgen.client import error_message, make_session, send_request
+from engine.http import get
+from loadgen.client import Client, error_message, send_request
 from loadgen.config import ConfigError, LoadConfig
 from loadgen.record import RequestRecord
 from loadgen.selfwatch import SelfWatch
@@ -52,34 +52,25 @@ def arrival_offsets(config: LoadConfig) -> Iterator[float]:
     )
 
 
-async def resolve_model(config: LoadConfig) -> LoadConfig:
-    """Check the server answers and take the model from /v1/models when none was given."""
+def resolve_model(config: LoadConfig) -> LoadConfig:
+    """Check the server answers and take the model from /v1/models when none was given.
+    Blocking (a thread or a command line, before the run)."""
     url = config.base_url + "/v1/models"
-    timeout = aiohttp.ClientTimeout(total=config.connect_timeout + 10, sock_connect=10)
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, headers=config.headers()) as resp,
-        ):
-            text = await resp.text(errors="replace")
-            status = resp.status
-    except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror or str(exc.os_error)
-        raise UnreachableError(f"cannot reach {config.base_url}: {reason}") from None
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise UnreachableError(f"cannot reach {config.base_url}: {reason}") from None
-    if status == 401:
+    answer = get(url, config.api_key, timeout=config.connect_timeout + 10)
+    if answer.status is None:
+        raise UnreachableError(f"cannot reach {config.base_url}: {answer.error}")
+    if answer.status == 401:
         hint = "wrong --api-key" if config.api_key else "the server needs --api-key"
         raise UnreachableError(f"{url} answered 401 Unauthorized: {hint}")
-    if status != 200:
-        raise UnreachableError(f"{url}: {error_message(status, text)}")
+    if answer.status != 200:
+        text = answer.body.decode("utf-8", errors="replace")
+        raise UnreachableError(f"{url}: {error_message(answer.status, text)}")
     if config.model is not None:
         return config
+    data = answer.json()
     try:
-        data: Any = json.loads(text)
         model = str(data["data"][0]["id"])
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (KeyError, IndexError, TypeError):
         raise UnreachableError(
             f"{url} did not list any model: not an OpenAI-compatible server? (give --model)"
         ) from None
@@ -116,9 +107,9 @@ async def run_load(
         if on_record is not None:
             on_record(record)
 
-    async with make_session(config) as session:
+    async with Client(config) as http:
         if warm:
-            await _warm(session, config)
+            await _warm(http.session, config)
         watch = SelfWatch()
         watch.start()
         t0 = clock()
@@ -126,7 +117,7 @@ async def run_load(
             # time.monotonic() is one clock for every process of the machine: a caller in
             # another process can place this run's times on its own time axis.
             on_start(time.monotonic() - (clock() - t0))
-        main = asyncio.create_task(_drive(session, config, t0, clock, finished))
+        main = asyncio.create_task(_drive(http, t0, clock, finished))
         cancelled = False
         if cancel is not None:
             waiter = asyncio.create_task(cancel.wait())
@@ -143,12 +134,12 @@ async def run_load(
 
 
 async def _drive(
-    session: aiohttp.ClientSession,
-    config: LoadConfig,
+    client: Client,
     t0: float,
     clock: Callable[[], float],
     finished: RecordSink,
 ) -> None:
+    config = client.config
     slots = asyncio.Semaphore(config.concurrency) if config.concurrency else None
     deadline = None if config.duration is None else config.duration
     in_flight: set[asyncio.Task[None]] = set()
@@ -161,7 +152,7 @@ async def _drive(
                 await slots.acquire()
             sending = True
             try:
-                await send_request(session, config, record, t0, clock)
+                await send_request(client, record, t0, clock)
             finally:
                 if slots is not None:
                     slots.release()

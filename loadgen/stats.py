@@ -95,6 +95,7 @@ class Summary:
     client: ClientHealth | None
     cancelled: bool = False
     cancelled_in_flight: int = 0  # requests cut off by a cancel: neither success nor failure
+    retried: int = 0  # sent again on a new connection after a kept-alive one died unread
 
     @property
     def success_rate(self) -> float:
@@ -137,6 +138,7 @@ class Summary:
             "client": asdict(self.client) if self.client else None,
             "cancelled": self.cancelled,
             "cancelled_in_flight": self.cancelled_in_flight,
+            "retried": self.retried,
         }
 
 
@@ -173,4 +175,5 @@ def summarize(
         client=client,
         cancelled=cancelled,
         cancelled_in_flight=len(cut_off),
+        retried=sum(r.retried for r in records),
     )

@@ -53,7 +53,7 @@ def truth_url() -> Iterator[str]:
 
 
 def run(config: LoadConfig) -> RunResult:
-    return asyncio.run(run_load(asyncio.run(resolve_model(config))))
+    return asyncio.run(run_load(resolve_model(config)))
 
 
 def test_burst_timings_match_the_programmed_truth(truth_url: str) -> None:
@@ -190,12 +190,12 @@ def test_without_usage_counts_are_marked_approximate(truth_url: str) -> None:
 
 def test_unreachable_server_and_wrong_key() -> None:
     with pytest.raises(UnreachableError, match="cannot reach"):
-        asyncio.run(resolve_model(LoadConfig(f"http://127.0.0.1:{free_port()}")))
+        resolve_model(LoadConfig(f"http://127.0.0.1:{free_port()}"))
     proc, url = start_truth_server("--api-key", "sesame")
     try:
         with pytest.raises(UnreachableError, match="401"):
-            asyncio.run(resolve_model(LoadConfig(url, api_key="wrong")))
-        ok = asyncio.run(resolve_model(LoadConfig(url, api_key="sesame")))
+            resolve_model(LoadConfig(url, api_key="wrong"))
+        ok = resolve_model(LoadConfig(url, api_key="sesame"))
         assert ok.model == "truth-model"
         result = asyncio.run(run_load(replace(ok, requests=2, max_tokens=3)))
         assert all(r.ok for r in result.records)
@@ -206,7 +206,7 @@ def test_unreachable_server_and_wrong_key() -> None:
 
 def test_server_going_down_mid_run_fails_the_rest_but_finishes() -> None:
     proc, url = start_truth_server("--ttft", "0.05", "--itl", "0.05")
-    config = asyncio.run(resolve_model(LoadConfig(url, requests=30, concurrency=2, max_tokens=4)))
+    config = resolve_model(LoadConfig(url, requests=30, concurrency=2, max_tokens=4))
 
     async def scenario() -> RunResult:
         task = asyncio.create_task(run_load(config))
@@ -227,9 +227,7 @@ def test_server_going_down_mid_run_fails_the_rest_but_finishes() -> None:
 
 
 def test_load_process_streams_records_and_can_be_cancelled(truth_url: str) -> None:
-    config = asyncio.run(
-        resolve_model(LoadConfig(truth_url, requests=200, concurrency=2, max_tokens=TOKENS))
-    )
+    config = resolve_model(LoadConfig(truth_url, requests=200, concurrency=2, max_tokens=TOKENS))
     load = LoadProcess(config)
     load.start()
     assert wait_until(lambda: bool(load.poll()) and len(load.records) >= 4, 30)
@@ -285,3 +283,5 @@ def test_a_connection_reset_is_a_disconnect_not_a_client_bug() -> None:
     assert {r.error_kind for r in result.records} == {"disconnected"}, [
         (r.error_kind, r.error) for r in result.records
     ]
+    # Each went out on a new connection and the server read it: never sent again.
+    assert not any(r.retried for r in result.records)

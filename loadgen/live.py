@@ -1,0 +1,105 @@
+"""Drive a load process and turn what it sends back into what a person watches: progress and
+rolling figures while it runs, the summary when it ends. `vllm-top bench` (a progress bar) and
+the cockpit's bursts (a panel and charts) both follow a run through this one loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from loadgen.config import LoadConfig
+from loadgen.process import LoadProcess
+from loadgen.record import RequestRecord
+from loadgen.stats import Summary, summarize
+from loadgen.window import rolling
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    ok: int
+    total: int | None  # None: bounded by a duration
+    ttft_p50_ms: float | None  # over the last 10 s of finished requests
+    output_token_rate: float  # likewise, tokens/s
+    t0_monotonic: float | None  # the run's time 0 on time.monotonic() (None until it starts)
+    records: tuple[RequestRecord, ...]  # every request finished so far
+
+    @property
+    def failed(self) -> bool:
+        return self.done > self.ok
+
+
+class LoadFailed(Exception):
+    """The load process itself failed (not a request): its error in one line."""
+
+
+class LiveRun:
+    """One run, followed from the thread that started it; `cancel` works from any thread."""
+
+    def __init__(self, config: LoadConfig) -> None:
+        self.config = config
+        self._load: LoadProcess | None = None
+        self._cancel = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def started(self) -> bool:
+        return self._load is not None
+
+    def start(self, config: LoadConfig | None = None) -> None:
+        """Start the load process (with `config` when the model had to be looked up first),
+        unless the run was cancelled before it began."""
+        if config is not None:
+            self.config = config
+        if not self._cancel.is_set():
+            self._load = LoadProcess(self.config)
+            self._load.start()
+
+    def cancel(self) -> None:
+        """Stop sending; requests on the wire are recorded as cut off. Any thread may call it."""
+        self._cancel.set()
+        if self._load is not None:
+            self._load.cancel()
+
+    def follow(self, poll_s: float) -> Iterator[Progress]:
+        """Progress after every poll until the run ends (at once if it never started)."""
+        load = self._load
+        while load is not None and not load.done:
+            if self._cancel.is_set():
+                load.cancel()
+            load.poll(timeout=poll_s)
+            yield self.progress()
+
+    def progress(self) -> Progress:
+        records = tuple(self._load.records) if self._load is not None else ()
+        now = max((r.end or 0.0 for r in records), default=0.0)
+        window = rolling(records, now)
+        return Progress(
+            done=len(records),
+            ok=sum(1 for r in records if r.ok),
+            total=self.config.requests,
+            ttft_p50_ms=window.ttft_p50_ms,
+            output_token_rate=window.output_token_rate,
+            t0_monotonic=self._load.t0_monotonic if self._load is not None else None,
+            records=records,
+        )
+
+    def finish(self) -> Summary:
+        """Wait for the process to end; the run's summary, or LoadFailed."""
+        load = self._load
+        if load is None:
+            return summarize(self.config, [], None, cancelled=True)
+        load.join(10)
+        if load.failed is not None:
+            raise LoadFailed(load.failed.error)
+        assert load.finished is not None
+        return summarize(self.config, load.records, load.finished.client, load.finished.cancelled)
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        return self._load.records if self._load is not None else []
