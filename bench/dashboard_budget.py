@@ -129,7 +129,7 @@ async def log_flood(rate: int, seconds: float) -> dict[str, float]:
     from engine.launch import LaunchSpec
     from engine.session import SupervisedSession
     from tui.app import CockpitApp
-    from tui.config import UiConfig
+    from tui.commands.dashboard_config import UiConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "flood.py"

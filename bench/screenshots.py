@@ -18,8 +18,8 @@ from engine.demo import demo_launch_spec, ensure_demo_model
 from engine.events import ServerState
 from engine.session import SupervisedSession
 from tui.app import CockpitApp
-from tui.config import UiConfig
-from tui.settings import check_port_free
+from tui.commands.dashboard_config import UiConfig
+from tui.commands.settings import check_port_free
 
 
 async def shoot(out: Path, port: int) -> None:
@@ -34,11 +34,11 @@ async def shoot(out: Path, port: int) -> None:
         await pilot.pause(4)
         app.save_screenshot(str(out / "dashboard-ready.svg"))
         await pilot.press("b")
-        while not app.bursts or len(app.bursts[-1].records) < 40:
+        while not app.bursts_ctl.bursts or len(app.bursts_ctl.bursts[-1].records) < 40:
             await pilot.pause(0.25)
         await pilot.pause(1.5)
         app.save_screenshot(str(out / "dashboard-burst.svg"))
-        while app.last_report is None:
+        while app.bursts_ctl.last_report is None:
             await pilot.pause(0.5)
         await pilot.pause(3)
         app.save_screenshot(str(out / "dashboard-after.svg"))

@@ -12,11 +12,14 @@ from engine.metrics import parse_metrics
 from engine.proctree import ProcInfo, TreeSample
 from engine.session import AttachedSession
 from loadgen.config import LoadConfig
+from loadgen.live import Progress
 from loadgen.record import RequestRecord
 from loadgen.stats import summarize
 from tests.helpers import FIXTURES, FakeClock
-from tui.app import BurstFinished, CockpitApp
-from tui.config import UiConfig
+from tui.app import CockpitApp
+from tui.commands.dashboard_config import UiConfig
+from tui.messages import BurstFinished
+from tui.server_figures import Identity
 
 NOW = 10_000.0
 
@@ -61,19 +64,18 @@ class SeededDevice(DeviceSampler):
 
 
 def seeded_app() -> CockpitApp:
-    session = AttachedSession("http://127.0.0.1:8000")
-    session._state = ServerState.READY
+    clock = FakeClock(NOW)
+    session = AttachedSession("http://127.0.0.1:8000", clock=clock, state=ServerState.READY)
     session.model = "vllm-top-demo"
     session.started_at = NOW - 754.0
     app = CockpitApp(
         session,
         UiConfig(),
         start_workers=False,
-        clock=FakeClock(NOW),
+        clock=clock,
         device_sampler=SeededDevice(),
     )
-    app.version = "0.32.0"
-    app.max_model_len = 1024
+    app.figures.identity = Identity(version="0.32.0", max_model_len=1024)
     return app
 
 
@@ -81,8 +83,12 @@ def seed(app: CockpitApp) -> None:
     idle = (FIXTURES / "metrics-vllm-0.32-cpu-idle.txt").read_text()
     busy = (FIXTURES / "metrics-vllm-0.32-cpu-busy.txt").read_text()
     for i, t in enumerate(range(int(NOW) - 58, int(NOW) + 1, 2)):
-        app.history.add(parse_metrics(busy if 20 <= i <= 26 else idle, float(t)))
+        app.figures.history.add(parse_metrics(busy if 20 <= i <= 26 else idle, float(t)))
     config = LoadConfig("http://127.0.0.1:8000", model="vllm-top-demo")
     records = burst_records()
     summary = summarize(config, records)
-    app.post_message(BurstFinished("100 req, c=10, 128 tok", NOW - 20.0, records, summary, None))
+    progress = Progress(
+        done=100, ok=100, total=100, ttft_p50_ms=None, output_token_rate=0.0,
+        t0_monotonic=NOW - 20.0, records=tuple(records),
+    )  # fmt: skip
+    app.post_message(BurstFinished("100 req, c=10, 128 tok", progress, summary, None))

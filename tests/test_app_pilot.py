@@ -22,8 +22,10 @@ from engine.loglines import Level
 from engine.session import AttachedSession
 from engine.supervisor import Supervisor
 from tests.helpers import FIXTURES, free_port
-from tui.app import ATTACHED_LOG_NOTE, BurstFinished, CockpitApp
-from tui.config import UiConfig
+from tui.app import CockpitApp
+from tui.commands.dashboard_config import UiConfig
+from tui.log_feed import ATTACHED_LOG_NOTE, LogFeed
+from tui.messages import BurstFinished
 from tui.screens.modals import BurstFormScreen, HelpScreen, ReportScreen
 from tui.widgets.burst_table import MAX_ROWS as MAX_BURST_ROWS
 from tui.widgets.burst_table import BurstTable
@@ -45,7 +47,7 @@ async def test_b_fires_a_burst_that_runs_to_its_report(demo_server: Supervisor) 
     app = CockpitApp(AttachedSession(demo_server.base_url), UiConfig(refresh_interval=0.5))
     async with app.run_test(size=(160, 48), message_hook=messages.append) as pilot:
         assert await wait_for(pilot, lambda: app.session.state is ServerState.READY, 30)
-        assert await wait_for(pilot, lambda: app.history.latest is not None, 30)
+        assert await wait_for(pilot, lambda: app.figures.history.latest is not None, 30)
         await pilot.press("b")
 
         def finished() -> list[BurstFinished]:
@@ -66,9 +68,9 @@ async def test_b_fires_a_burst_that_runs_to_its_report(demo_server: Supervisor) 
         assert "Latency" in app.screen.report and "TTFT" in app.screen.report
         await pilot.press("escape")
         # The charts have the client's own points and the server's histogram deltas.
-        assert app.bursts and app.bursts[-1].records
+        assert app.bursts_ctl.bursts and app.bursts_ctl.bursts[-1].records
         await pilot.pause(1.5)
-        assert app.history.quantile_series("ttft", 0.5, 120)
+        assert app.figures.history.quantile_series("ttft", 0.5, 120)
         kv_text = str(app.query_one("#kv-text", Static).render())
         assert "/ 2,048 tok" in kv_text
         await pilot.press("q")
@@ -146,7 +148,7 @@ class LogApp(App[None]):
         yield LogPanel(id="log")
 
     def on_mount(self) -> None:
-        self.query_one(LogPanel).attach(self.buffer)
+        self.query_one(LogPanel).attach(LogFeed(self.buffer))
 
 
 def real_log() -> LogBuffer:
@@ -314,7 +316,7 @@ async def test_kv_panel_falls_back_to_the_logged_stats_line(tmp_path: Path) -> N
     app = CockpitApp(session, UiConfig(refresh_interval=0.2, ascii=False))
     try:
         async with app.run_test(size=(160, 48)) as pilot:
-            assert await wait_for(pilot, lambda: app.stats_from_log is not None, 20)
+            assert await wait_for(pilot, lambda: app.figures.stats_line is not None, 20)
             await pilot.pause(0.5)
             text = str(app.query_one("#kv-text", Static).render())
             assert "running 11  waiting 7" in text and "100%" in text
@@ -324,7 +326,8 @@ async def test_kv_panel_falls_back_to_the_logged_stats_line(tmp_path: Path) -> N
 
 
 async def test_chart_points_beyond_now_do_not_crash_the_legend() -> None:
-    from tui.widgets.chart_panel import ChartData, ChartPanel
+    from tui.view_models import ChartData
+    from tui.widgets.chart_panel import ChartPanel
 
     class ChartApp(App[None]):
         def compose(self) -> ComposeResult:

@@ -23,8 +23,9 @@ from engine.launch import LaunchSpec
 from engine.session import SupervisedSession
 from tests.helpers import free_port
 from tests.test_app_pilot import wait_for
-from tui.app import BurstFinished, CockpitApp
-from tui.config import BurstPreset, UiConfig
+from tui.app import CockpitApp
+from tui.commands.dashboard_config import BurstPreset, UiConfig
+from tui.messages import BurstFinished
 
 pytestmark = pytest.mark.vllm
 
@@ -73,12 +74,42 @@ async def test_engine_core_killed_mid_burst(demo_model_dir: Path, tmp_path: Path
             first_pid = session.pid
             assert first_pid is not None
             trees += [psutil.Process(first_pid), *psutil.Process(first_pid).children(True)]
+
+            # A hung API server (SIGSTOP: alive, socket open, /health never answered) is named
+            # within 5 s, a burst is not fired at it, and SIGCONT makes it ready again by itself.
+            api = psutil.Process(first_pid)
+            api.suspend()
+            stopped_at = time.monotonic()
+            try:
+                assert await wait_for(pilot, lambda: session.state is ServerState.UNRESPONSIVE, 10)
+                [hung] = [
+                    t
+                    for e, t in seen
+                    if isinstance(e, StateEvent) and e.state is ServerState.UNRESPONSIVE
+                ]
+                assert hung - stopped_at < 5.0, hung - stopped_at
+                await pilot.pause(0.6)
+                status = str(app.query_one("#status").render())
+                assert "UNRESPONSIVE" in status and "no answer to /health for" in status
+                await pilot.press("b")
+                assert any("unresponsive, not ready" in n.message for n in app._notifications)
+                assert not app.bursts_ctl.running
+            finally:
+                api.resume()
+            assert await wait_for(pilot, lambda: session.state is ServerState.READY, 30)
+
             await pilot.press("b")
 
             def ok_so_far() -> int:
-                return sum(r.ok for r in app.bursts[-1].records) if app.bursts else 0
+                return (
+                    sum(r.ok for r in app.bursts_ctl.bursts[-1].records)
+                    if app.bursts_ctl.bursts
+                    else 0
+                )
 
             assert await wait_for(pilot, lambda: ok_so_far() >= 3, 180)
+            # Taken before the kill: afterwards the burst may well have ended.
+            finished = [m for m in messages if isinstance(m, BurstFinished)]
             engine = _engine_core(first_pid)
             killed_at = time.monotonic()
             engine.kill()
@@ -94,7 +125,6 @@ async def test_engine_core_killed_mid_burst(demo_model_dir: Path, tmp_path: Path
             assert noticed and noticed[0] - killed_at < 1.0, noticed[0] - killed_at
 
             # The burst in flight ends with its failures counted; the cockpit keeps running.
-            finished = [m for m in messages if isinstance(m, BurstFinished)]
             assert await wait_for(
                 pilot, lambda: bool([m for m in messages if isinstance(m, BurstFinished)]), 120
             )
@@ -136,7 +166,7 @@ async def test_a_server_that_runs_out_of_memory_at_start(
         model=str(demo_model_dir),
         python=sys.executable,
         port=free_port(),
-        extra_args=("--max-model-len", "1024", "--block-size", "128"),
+        extra_args=("--max-model-len", "1024", "--block-size", "128", "--enforce-eager"),
         env={"VLLM_CPU_KVCACHE_SPACE": "100000"},
     )
     session = SupervisedSession(spec, log_dir=tmp_path / "logs")

@@ -17,8 +17,9 @@ from engine.session import AttachedSession
 from tests.helpers import free_port, wait_until
 from tests.test_app_pilot import wait_for
 from tests.test_loadgen_truth import ROOT, _listening
-from tui.app import BurstFinished, CockpitApp
-from tui.config import BurstPreset, UiConfig
+from tui.app import CockpitApp
+from tui.commands.dashboard_config import BurstPreset, UiConfig
+from tui.messages import BurstFinished
 
 
 @pytest.fixture

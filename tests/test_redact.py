@@ -9,7 +9,8 @@ import pytest
 from engine.launch import LaunchSpec
 from engine.redact import MASK, Redactor
 from tests.helpers import FIXTURES
-from tui.settings import ServeSettings, UsageError, split_api_keys
+from tui.commands.errors import UsageError
+from tui.commands.settings import ServeSettings, split_api_keys
 
 KEY = "sk-live-7f3a9c1e5b"
 

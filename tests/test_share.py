@@ -177,7 +177,7 @@ async def test_p_shares_a_keyless_server_by_restarting_it_with_a_generated_key(
     from engine.session import SupervisedSession
     from tests.test_app_pilot import wait_for
     from tui.app import CockpitApp
-    from tui.config import UiConfig
+    from tui.commands.dashboard_config import UiConfig
     from tui.screens.modals import ConfirmScreen, ShareScreen
 
     spec = demo_launch_spec(sys.executable, demo_model_dir, port=free_port())
@@ -200,8 +200,9 @@ async def test_p_shares_a_keyless_server_by_restarting_it_with_a_generated_key(
             assert session.pid != first_pid and session.state is ServerState.READY
             key = session.api_key
             assert key is not None and len(key) >= 40
-            assert app.share is not None and app.share.endpoint is not None
-            url = app.share.endpoint.url
+            share = app.sharing.share
+            assert share is not None and share.endpoint is not None
+            url = share.endpoint.url
             shown = "\n".join(app.screen.lines)  # type: ignore[attr-defined]
             assert url in shown and key in shown  # the generated key, shown this once
             await pilot.press("escape")

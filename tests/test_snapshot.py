@@ -95,11 +95,9 @@ def test_a_burst_moves_the_counters_and_fills_the_kv_cache(demo_server: Supervis
     # VM stalls every process during CPU bursts): 20 in flight, 256 tokens each, stay on the
     # server long enough for the 16-block cache to fill. With 10 short requests the client
     # sometimes could not keep them coming, and the server, rightly, reported itself idle.
-    config = asyncio.run(
-        resolve_model(
-            LoadConfig(
-                demo_server.base_url, requests=60, concurrency=20, max_tokens=256, ignore_eos=True
-            )
+    config = resolve_model(
+        LoadConfig(
+            demo_server.base_url, requests=60, concurrency=20, max_tokens=256, ignore_eos=True
         )
     )
     started = time.monotonic()

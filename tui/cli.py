@@ -11,9 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from tui.settings import ServeSettings, UsageError
-
-EXIT_USAGE = 2
+from tui.commands.errors import EXIT_USAGE, UsageError
+from tui.commands.settings import ServeSettings, api_key_from
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,18 +53,39 @@ _fraction = _number(
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from tui import __version__
+class _Version(argparse.Action):
+    """--version, read from the installed package's metadata only when asked."""
 
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("vllm-top")
+        except PackageNotFoundError:
+            text = "unknown (not installed)"
+        print(f"vllm-top {text}")
+        parser.exit(0)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vllm-top",
         description="A terminal cockpit for vLLM: launch or attach, watch, and load-test.",
+        epilog="vllm-top's own log (for bug reports): ~/.local/state/vllm-top/vllm-top.log",
     )
-    parser.add_argument("--version", action="version", version=f"vllm-top {__version__}")
+    parser.add_argument("--version", action=_Version)
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", help="write more detail to vllm-top's own log"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     serve = sub.add_parser(
         "serve",
+        parents=[common],
         help="launch and supervise a vLLM server",
         description=(
             "Launch a vLLM OpenAI-compatible server and supervise it. "
@@ -116,15 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attach = sub.add_parser(
         "attach",
+        parents=[common],
         help="watch a vLLM server started elsewhere",
         epilog="example: vllm-top attach http://gpu-box:8000/v1",
     )
     attach.add_argument("url", help="server URL, with or without /v1")
     attach.add_argument("--api-key", help="Bearer key (default: $OPENAI_API_KEY)")
     attach.add_argument("--config", help="dashboard config file (default: XDG config dir)")
-    _add_bench(sub)
+    _add_bench(sub, common)
     snapshot = sub.add_parser(
         "snapshot",
+        parents=[common],
         help="print one JSON object describing a server's state, KV cache, queues and GPUs",
         epilog="example: vllm-top snapshot --url http://127.0.0.1:8000 --json",
     )
@@ -140,9 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_bench(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    common: argparse.ArgumentParser,
+) -> None:
     bench = sub.add_parser(
         "bench",
+        parents=[common],
         help="fire a load at a server and report TTFT, TPOT, ITL, E2E and throughput",
         description=(
             "Send N requests at concurrency C (a burst), or at a rate R, for a number of "
@@ -203,6 +229,19 @@ def _need_terminal(command: str, hint: str) -> None:
         raise UsageError(f"the dashboard needs a terminal (stdin and stdout are not one); {hint}")
 
 
+def _own_log(redact: Callable[[str], str], args: argparse.Namespace) -> None:
+    import os
+
+    from engine.applog import setup
+    from engine.tunnel import TOKEN_ENV
+
+    def masked(text: str) -> str:  # the ngrok token too, whatever the command
+        token = os.environ.get(TOKEN_ENV)
+        return redact(text.replace(token, "***") if token else text)
+
+    setup(masked, debug=args.debug)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     # Everything after the first `--` belongs to vLLM, flags included.
@@ -218,32 +257,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             settings = ServeSettings.from_args(args, tuple(vllm_args))
+            _own_log(settings.redactor(), args)
             settings.validate()
             if settings.headless:
-                from tui.headless import run_headless
+                from tui.commands.headless import run_headless
 
                 return run_headless(settings)
             _need_terminal("serve", "or use --headless")
             from tui.dashboard import run_dashboard_serve
 
             return run_dashboard_serve(settings, args.config)
+        api_key = api_key_from(args)
+        from engine.redact import Redactor
+
+        _own_log(Redactor([api_key]), args)
         if args.command == "attach":
-            import os
+            from tui.commands.settings import check_attach_target
 
-            from tui.settings import check_attach_target
-
-            api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or None
             check_attach_target(args.url, api_key)
             _need_terminal("attach", "or use vllm-top snapshot --json for a script")
             from tui.dashboard import run_dashboard_attach
 
             return run_dashboard_attach(args.url, api_key, args.config)
         if args.command == "snapshot":
-            from tui.snapshot_cmd import run_snapshot
+            from tui.commands.snapshot import run_snapshot
 
             return run_snapshot(args)
         if args.command == "bench":
-            from tui.bench_cmd import run_bench
+            from tui.commands.bench import run_bench
 
             return run_bench(args)
     except UsageError as exc:

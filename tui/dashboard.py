@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from engine.session import AttachedSession, SupervisedSession
+from engine.session import AttachedSession
 from engine.tunnel import TOKEN_ENV
 from tui.app import CockpitApp
-from tui.config import load_ui_config
-from tui.settings import ServeSettings, build_launch_spec
-from tui.sharing import TunnelFactory, ngrok_factory, share_for
+from tui.commands.dashboard_config import load_ui_config
+from tui.commands.settings import ServeSettings, supervised_session
+from tui.commands.sharing import TunnelFactory, ngrok_factory, share_for
 
 # After SIGTERM or SIGHUP, how long Textual's own teardown may take before the process ends
 # itself: with the terminal gone, a write to it can leave that teardown waiting forever.
@@ -30,14 +30,7 @@ def _tunnels() -> TunnelFactory | None:
 def run_dashboard_serve(settings: ServeSettings, config_file: str | None) -> int:
     ui = load_ui_config(Path(config_file) if config_file else None)
     share = share_for(settings)
-    spec = build_launch_spec(settings)
-    session = SupervisedSession(
-        spec,
-        log_dir=settings.log_dir,
-        keep_on_exit=settings.keep_server,
-        api_key=settings.api_key,
-        redact=settings.redactor(),
-    )
+    session = supervised_session(settings)
     app = CockpitApp(
         session, ui, share=share, key_is_new=settings.generated_key, make_tunnel=_tunnels()
     )
@@ -70,8 +63,7 @@ def _say(text: str) -> None:
 
 def app_share_closer(app: CockpitApp) -> Callable[[], None]:
     def close() -> None:
-        if app.share is not None:
-            app.share.close()
+        app.sharing.close()
 
     return close
 

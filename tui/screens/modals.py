@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from tui.config import BurstPreset
+from tui.commands.dashboard_config import BurstPreset
 
 _MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -28,6 +29,22 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, rows: list[tuple[str, str, str]]) -> None:
         super().__init__()
         self.rows = rows
+
+    @classmethod
+    def of(
+        cls,
+        bindings: Iterable[BindingType],
+        keymap: Mapping[str, str],
+        key_display: Callable[[str], str],
+    ) -> HelpScreen:
+        """A row per binding: its keys (as remapped by the config), what it does, its id."""
+        rows = []
+        for binding in bindings:
+            assert isinstance(binding, Binding)
+            keys = keymap.get(binding.id or "", binding.key)
+            shown = ",".join(key_display(k) for k in keys.split(","))
+            rows.append((shown, binding.description, binding.id or ""))
+        return cls(rows)
 
     def compose(self) -> ComposeResult:
         lines = ["[b]vllm-top keys[/b]  (remap any id in [keymap] of the config file)", ""]

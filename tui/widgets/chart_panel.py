@@ -4,28 +4,11 @@ Burst starts and ends are marked. Hidden charts are not redrawn."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual_plotext import PlotextPlot
 
-Series = list[tuple[float, float]]
-
-
-@dataclass(frozen=True)
-class ChartData:
-    now: float
-    window_s: float
-    server_ttft_p50: Series
-    server_ttft_p95: Series
-    client_ttft_p50: Series
-    client_ttft_p95: Series
-    prompt_tps: Series
-    generation_tps: Series
-    client_tps: Series
-    burst_marks: Sequence[float]  # times of burst starts and ends
+from tui.view_models import ChartData, Series
 
 
 class ChartPanel(Vertical):
@@ -77,16 +60,17 @@ class ChartPanel(Vertical):
             plt.ylim(0, 1)
         plot.refresh()
 
-    def show(self, data: ChartData) -> None:
+    def show(self, data: ChartData) -> bool:
+        """Draw both charts; False when hidden or not laid out yet (nothing was drawn)."""
         if not self.display or self.size.area == 0:
-            return  # hidden: not worth a redraw
+            return False  # hidden: not worth a redraw
         self._draw(
             "ttft-chart",
             "TTFT",
             "ms",
             [
-                ("server p50", [(t, v * 1000) for t, v in data.server_ttft_p50], "cyan"),
-                ("server p95", [(t, v * 1000) for t, v in data.server_ttft_p95], "blue"),
+                ("server p50", data.server_ttft_p50, "cyan"),
+                ("server p95", data.server_ttft_p95, "blue"),
                 ("client p50", data.client_ttft_p50, "green"),
                 ("client p95", data.client_ttft_p95, "red"),
             ],
@@ -103,3 +87,4 @@ class ChartPanel(Vertical):
             ],
             data,
         )
+        return True

@@ -8,9 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
-from engine.metrics_history import MetricsHistory
-from engine.statsline import StatsLine
-from tui.format import bar, count, percent
+from tui.format import bar
+from tui.view_models import KvView
 from tui.widgets.text_panel import TextPanel
 
 
@@ -33,59 +32,23 @@ class KvPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "KV cache & scheduler"
 
-    def show(
-        self,
-        history: MetricsHistory,
-        unavailable: str | None = None,
-        from_log: StatsLine | None = None,
-    ) -> None:
-        """`from_log`: vLLM's periodic stats line, shown when /metrics has no vLLM series."""
-        latest = history.latest
+    def show(self, view: KvView) -> None:
         text = Text()
-        if unavailable:
-            text.append(f"unknown: {unavailable}\n", style="yellow")
-        if from_log is not None and (latest is None or not latest.has_vllm_series):
-            self.query_one("#kv-text", TextPanel).show_text(text + self._from_log(from_log))
-            return
-        if latest is None:
+        for note in view.notes:
+            text.append(f"{note}\n", style="yellow")
+        if view.waiting_for_data:
             self.query_one("#kv-text", TextPanel).show_text(text or Text("waiting for /metrics…"))
             return
-        usage = latest.kv_usage
-        cap, used = latest.kv_capacity_tokens, latest.kv_used_tokens
-        style = "red" if usage is not None and usage >= 0.95 else "green"
-        text.append(f"[{bar(usage, 16, self.ascii_only)}]", style=style)
-        text.append(f" {percent(usage)}  {count(used)} / {count(cap)} tok\n")
-        preempt = latest.total("preemptions")
-        recent = history.increase("preemptions", 10.0)
-        text.append(
-            f"running {count(latest.total('running'))}  waiting {count(latest.total('waiting'))}"
-        )
-        text.append(f"  preempted {count(preempt)}")
-        if recent:
-            text.append(f" (+{recent:.0f}/10s)", style="bold red")
-        text.append(f"\nprefix cache hits {percent(latest.prefix_cache_hit_rate, 1)}")
-        if not latest.has_vllm_series:
-            text.append("\nno vllm:* series (--disable-log-stats?)", style="yellow")
+        style = "" if view.from_log else "red" if view.full else "green"
+        text.append(f"[{bar(view.usage, 16, self.ascii_only)}]", style=style)
+        text.append(f" {view.usage_text}\n{view.queue_text}")
+        if view.recent_preemptions:
+            text.append(f" {view.recent_preemptions}", style="bold red")
+        text.append(f"\n{view.prefix_text}")
+        if view.footer:
+            text.append(f"\n{view.footer}", style="yellow")
         self.query_one("#kv-text", TextPanel).show_text(text)
-        self._sparklines(history)
-
-    def _from_log(self, line: StatsLine) -> Text:
-        text = Text()
-        text.append(f"[{bar(line.kv_usage, 16, self.ascii_only)}]")
-        text.append(f" {percent(line.kv_usage)}  (tokens unknown)\n")
-        text.append(f"running {count(line.running)}  waiting {count(line.waiting)}")
-        text.append(f"  preempted {count(line.preemptions)}")
-        text.append(f"\nprefix cache hits {percent(line.prefix_hit_rate, 1)}")
-        text.append("\nfrom the log's stats line: /metrics has no vllm:* series", style="yellow")
-        return text
-
-    def _sparklines(self, history: MetricsHistory) -> None:
-        for name, value in (
-            ("kv", lambda s: s.kv_usage),
-            ("running", lambda s: s.total("running")),
-            ("waiting", lambda s: s.total("waiting")),
-        ):
-            points = [v for _, v in history.series(value, 120.0) if v is not None][-60:] or [0.0]
+        for name, points in view.sparks:
             spark = self.query_one(f"#spark-{name}", Sparkline)
-            if spark.data != points:
-                spark.data = points
+            if spark.data != list(points):
+                spark.data = list(points)

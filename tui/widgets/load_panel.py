@@ -8,8 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from loadgen.stats import Summary
-from tui.format import ms
+from tui.view_models import BurstProgressView, BurstResultView
 from tui.widgets.burst_table import BurstTable
 
 
@@ -49,51 +48,29 @@ class LoadPanel(Vertical):
             )
         )
 
-    def show_progress(
-        self,
-        label: str,
-        done: int,
-        total: int | None,
-        ok: int,
-        ttft_p50: float | None,
-        tokens_per_s: float,
-    ) -> None:
+    def show_progress(self, view: BurstProgressView) -> None:
         # Shown only with a burst: an idle, indeterminate bar animates (and redraws) forever.
         self.add_class("active")
-        bar = self.query_one(ProgressBar)
-        bar.update(total=total, progress=done)
-        text = Text(f"{'>' if self.ascii_only else '▶'} {label}: ", style="bold yellow")
-        text.append(f"{done}/{total or '?'}  ok {ok}  failed {done - ok}  ")
-        text.append(f"TTFT p50 {ms(ttft_p50)}  {tokens_per_s:,.0f} tok/s")
+        self.query_one(ProgressBar).update(total=view.total, progress=view.done)
+        text = Text(f"{'>' if self.ascii_only else '▶'} {view.label}: ", style="bold yellow")
+        text.append(view.text)
         self.query_one("#load-status", Static).update(text)
 
-    def show_result(self, label: str, summary: Summary) -> None:
+    def show_result(self, view: BurstResultView) -> None:
         self.add_class("active")
         self.runs += 1
-        s = summary
         ok_mark = "+" if self.ascii_only else "✓"
-        text = Text(f"{ok_mark} {label}: " if s.failed == 0 else f"! {label}: ", style="bold")
-        text.append(f"{s.succeeded} ok, {s.failed} failed  {s.request_throughput:.2f} req/s  ")
-        text.append(f"{s.output_token_throughput:,.0f} tok/s  TTFT p50 {ms(s.ttft.p50)} ")
-        text.append(f"p99 {ms(s.ttft.p99)}  TPOT p50 {ms(s.tpot.p50)}  E2E p50 {ms(s.e2e.p50)}")
-        if s.cancelled:
+        head = f"{ok_mark} {view.label}: " if view.clean else f"! {view.label}: "
+        text = Text(head, style="bold")
+        text.append(view.figures)
+        if view.cancelled:
             text.append("  (cancelled)", style="yellow")
-        if s.errors:
-            first = next(iter(s.errors))
-            text.append(f"\n{first}", style="red")
-        if s.client is not None and s.client.bound:
-            text.append(f"\nCLIENT-BOUND: {s.client.reason}", style="yellow")
+        if view.first_error:
+            text.append(f"\n{view.first_error}", style="red")
+        if view.client_bound:
+            text.append(f"\nCLIENT-BOUND: {view.client_bound}", style="yellow")
         text.append("   R: full report", style="dim")
         self.query_one("#load-status", Static).update(text)
-        bar = self.query_one(ProgressBar)
-        bar.update(total=max(s.requests, 1), progress=max(s.requests, 1))
-        self.query_one(BurstTable).add_row(
-            str(self.runs),
-            label,
-            f"{s.success_rate:.0%}",
-            f"{s.request_throughput:.2f}",
-            f"{s.output_token_throughput:,.0f}",
-            ms(s.ttft.p50),
-            ms(s.ttft.p99),
-            ms(s.tpot.p50),
-        )
+        done = max(view.requests, 1)
+        self.query_one(ProgressBar).update(total=done, progress=done)
+        self.query_one(BurstTable).add_row(str(self.runs), *view.row)

@@ -5,19 +5,20 @@ so a flood costs one batch per pull, never one message per line."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Log, Static
 
-from engine.logbuffer import LogBuffer, LogLine
-from engine.loglines import Level, is_error_line, parse_line
+from tui.log_feed import LEVELS, Level, LogEntry, LogFeed
 
-NOISY_PATHS = ("/health", "/metrics", "/ping", "/load")
-LEVELS = (Level.NONE, Level.INFO, Level.WARNING, Level.ERROR)
 MAX_VIEW_LINES = 5000
+LogKey = Literal["follow", "search", "next", "prev", "level", "access", "error", "save"]
 
 
 class LogPanel(Vertical):
@@ -31,17 +32,13 @@ class LogPanel(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.source: LogBuffer | None = None
-        self.unavailable: str | None = None
+        self.feed = LogFeed(None)
         self.min_level = Level.NONE
         self.hide_access = True
         self.follow = True
         self.search_term = ""
-        self._next_seq = 0
         self._dropped = 0
-        # (level, is access-log noise, text): each line is parsed once, when it arrives.
-        self._shown: deque[tuple[Level, bool, str]] = deque(maxlen=MAX_VIEW_LINES)
-        self._last_level = Level.INFO
+        self._shown: deque[LogEntry] = deque(maxlen=MAX_VIEW_LINES)
         self._match = -1
 
     def compose(self) -> ComposeResult:
@@ -55,65 +52,64 @@ class LogPanel(Vertical):
 
     # ---- data in --------------------------------------------------------------------------
 
-    def attach(self, source: LogBuffer | None, unavailable: str | None = None) -> None:
-        self.source = source
-        self.unavailable = unavailable
-        self._next_seq = 0
+    @property
+    def unavailable(self) -> str | None:
+        return self.feed.unavailable
+
+    def attach(self, feed: LogFeed) -> None:
+        self.feed = feed
+        self._shown.clear()
+        self._dropped = 0
         self._refill()
+        self.pull()
 
-    def _classify(self, line: LogLine) -> tuple[Level, bool, str]:
-        parsed = parse_line(line.text)
-        if parsed.level is not Level.NONE:
-            self._last_level = parsed.level
-        elif line.text.startswith("Traceback") or is_error_line(line.text):
-            self._last_level = Level.ERROR
-        noise = parsed.access_path is not None and parsed.access_path.startswith(NOISY_PATHS)
-        # Continuation lines (tracebacks, multi-line messages) share their head's level.
-        level = self._last_level if parsed.level is Level.NONE else parsed.level
-        return level, noise, line.text
+    def _visible(self, entry: LogEntry) -> bool:
+        return entry.level >= self.min_level and not (entry.noise and self.hide_access)
 
-    def _visible(self, level: Level, noise: bool) -> bool:
-        return level >= self.min_level and not (noise and self.hide_access)
-
-    def pull(self) -> list[LogLine]:
-        """Take the lines that arrived since the last pull; return them, shown or filtered out."""
-        if self.source is None:
-            return []
-        new = self.source.since(self._next_seq)
-        if not new:
-            return []
-        if new[0].seq > self._next_seq:
-            self._dropped += new[0].seq - self._next_seq  # fell out of the buffer meanwhile
-        self._next_seq = new[-1].seq + 1
-        shown = []
-        for line in new:
-            entry = self._classify(line)
-            self._shown.append(entry)
-            if self._visible(entry[0], entry[1]):
-                shown.append(entry[2])
+    def pull(self) -> int:
+        """Take the lines that arrived since the last pull; return how many (shown or not)."""
+        entries, dropped = self.feed.pull()
+        if not entries:
+            return 0
+        self._dropped += dropped
+        self._shown.extend(entries)
+        shown = [e.text for e in entries if self._visible(e)]
         if shown:
             self.query_one(Log).write_lines(shown)
         self._update_bar()
-        return new
+        return len(entries)
 
     def _refill(self) -> None:
         log = self.query_one(Log)
         log.clear()
-        if self.source is None:
-            log.write_line(self.unavailable or "no log")
-            self._update_bar()
-            return
-        if not self._shown and self.source.total:
-            self._next_seq = 0
-            self.pull()
-            return
-        log.write_lines(self.visible_lines())
+        if self.feed.source is None:
+            log.write_line(self.feed.unavailable or "no log")
+        else:
+            log.write_lines(self.visible_lines())
         self._update_bar()
 
     def visible_lines(self) -> list[str]:
-        return [t for lv, noise, t in self._shown if self._visible(lv, noise)]
+        return [e.text for e in self._shown if self._visible(e)]
 
     # ---- actions (bound by the app) ---------------------------------------------------------
+
+    def press(self, key: LogKey) -> None:
+        """What the app's log keys (f / n N l a e s) do here."""
+        actions: dict[LogKey, Callable[[], object]] = {
+            "follow": self.toggle_follow,
+            "search": self.open_search,
+            "next": lambda: self.find(forward=True),
+            "prev": lambda: self.find(forward=False),
+            "level": self.cycle_level,
+            "access": self.toggle_access,
+            "error": self.jump_to_last_error,
+            "save": self._save_here,
+        }
+        actions[key]()
+
+    def _save_here(self) -> None:
+        path = self.save(Path.cwd() / f"vllm-top-log-{datetime.now():%Y%m%d-%H%M%S}.txt")
+        self.notify(f"log saved to {path}")
 
     def toggle_follow(self) -> None:
         self.follow = not self.follow
@@ -163,7 +159,7 @@ class LogPanel(Vertical):
         return True
 
     def jump_to_last_error(self) -> bool:
-        levels = [lv for lv, noise, _ in self._shown if self._visible(lv, noise)]
+        levels = [e.level for e in self._shown if self._visible(e)]
         errors = [i for i, lv in enumerate(levels) if lv >= Level.ERROR]
         if not errors:
             self._update_bar("no error in the log")

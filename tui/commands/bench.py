@@ -8,21 +8,19 @@ stderr and prints the report on stdout. Exit 0; 1 when the success rate is below
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from loadgen.config import DEFAULT_PROMPT, ConfigError, LoadConfig, load_payloads
-from loadgen.process import LoadProcess
+from loadgen.live import LiveRun, LoadFailed
 from loadgen.record import RequestRecord
 from loadgen.report import render_report, render_sweep, write_csv
 from loadgen.runner import resolve_model
-from loadgen.stats import Summary, summarize
-from loadgen.window import rolling
-from tui.settings import UsageError
+from loadgen.stats import Summary
+from tui.commands.errors import UsageError
+from tui.commands.settings import api_key_from
 
 EXIT_OK = 0
 EXIT_BELOW_MIN_SUCCESS = 1
@@ -38,7 +36,7 @@ def build_config(args: argparse.Namespace) -> tuple[LoadConfig, list[int]]:
     if concurrency is None and args.rate is None:
         concurrency = 10
     max_tokens = args.max_tokens if args.max_tokens is not None else (None if payloads else 128)
-    api_key = args.api_key or os.environ.get("OPENAI_API_KEY") or None
+    api_key = api_key_from(args)
     config = LoadConfig(
         base_url=args.url,
         endpoint=args.endpoint,
@@ -76,7 +74,7 @@ def run_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--min-success is a fraction between 0 and 1, not {args.min_success}")
     try:
         config, sweep = build_config(args)
-        config = asyncio.run(resolve_model(config))
+        config = resolve_model(config)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     configs = [replace(config, concurrency=c) for c in sweep] if sweep else [config]
@@ -118,11 +116,10 @@ def _run_one(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    load = LoadProcess(config)
-    load.start()
-    total = config.requests if config.requests is not None else None
+    run = LiveRun(config)
+    run.start()
+    total = config.requests
     label = f"[{step[0]}/{step[1]}] c={config.concurrency}" if step[1] > 1 else "load"
-    console = Console(stderr=True)
     interrupted = False
     with Progress(
         TextColumn("{task.description}"),
@@ -130,34 +127,27 @@ def _run_one(
         TextColumn("{task.completed}/{task.total}" if total else "{task.completed} done"),
         TextColumn("{task.fields[live]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=Console(stderr=True),
         transient=True,
         disable=args.quiet,
-    ) as progress:
-        task = progress.add_task(label, total=total, live="")
-        while not load.done:
+    ) as bar:
+        task = bar.add_task(label, total=total, live="")
+        while True:
             try:
-                load.poll(timeout=0.1)
-            except KeyboardInterrupt:
+                for p in run.follow(poll_s=0.1):
+                    ttft = "-" if p.ttft_p50_ms is None else f"{p.ttft_p50_ms:,.0f} ms"
+                    bar.update(
+                        task,
+                        completed=p.done,
+                        live=f"ok {p.ok} fail {p.done - p.ok}  TTFT p50 {ttft}  "
+                        f"{p.output_token_rate:,.0f} tok/s",
+                    )
+                break
+            except KeyboardInterrupt:  # Ctrl-C: stop sending, then report what finished
                 interrupted = True
-                load.cancel()
-                continue
-            records = load.records
-            ok = sum(1 for r in records if r.ok)
-            now = max((r.end or 0.0 for r in records), default=0.0)
-            w = rolling(records, now)
-            ttft = "-" if w.ttft_p50_ms is None else f"{w.ttft_p50_ms:,.0f} ms"
-            progress.update(
-                task,
-                completed=len(records),
-                live=f"ok {ok} fail {len(records) - ok}  TTFT p50 {ttft}  "
-                f"{w.output_token_rate:,.0f} tok/s",
-            )
-    load.join(10)
-    if load.failed is not None:
-        raise UsageError(f"the load process failed: {load.failed.error}")
-    assert load.finished is not None
-    summary = summarize(
-        config, load.records, load.finished.client, cancelled=load.finished.cancelled
-    )
-    return load.records, summary, interrupted
+                run.cancel()
+    try:
+        summary = run.finish()
+    except LoadFailed as exc:
+        raise UsageError(f"the load process failed: {exc}") from None
+    return run.records, summary, interrupted

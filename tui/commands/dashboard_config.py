@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.paths import config_dir
-from tui.settings import UsageError
+from tui.commands.errors import UsageError
 
 
 @dataclass(frozen=True)

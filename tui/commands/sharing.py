@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from engine.share import Share, SharedEndpoint, Tunnel
 from engine.tunnel import TunnelError, ssh_hint
-from tui.settings import ServeSettings, UsageError
+from tui.commands.errors import UsageError
+from tui.commands.settings import ServeSettings
 
 TunnelFactory = Callable[[], Tunnel]
 

@@ -1,4 +1,5 @@
-"""Settings built once at the command line and passed down (never read from globals)."""
+"""Settings built once at the command line and passed down (never read from globals), and the
+one place a `serve` becomes a supervised server, for the dashboard and headless mode alike."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.launch import LaunchSpec
 from engine.redact import Redactor
 from engine.tunnel import TOKEN_ENV
+from tui.commands.errors import UsageError
 
-
-class UsageError(Exception):
-    """Bad input: reported in one line, exit code 2."""
+if TYPE_CHECKING:  # `vllm-top --help` imports this module: it must not load psutil
+    from engine.session import Listener, SupervisedSession
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class ServeSettings:
     api_keys: tuple[str, ...] = ()  # vLLM's --api-key values, or $VLLM_API_KEY
     share: bool = False
     generated_key: bool = False  # made up for --share, to be shown once
+    debug: bool = False
 
     @property
     def api_key(self) -> str | None:
@@ -79,6 +82,7 @@ class ServeSettings:
             api_keys=keys,
             share=share,
             generated_key=generated,
+            debug=getattr(args, "debug", False),
         )
 
     def validate(self) -> None:
@@ -100,6 +104,11 @@ class ServeSettings:
             )
         check_python_has_vllm(self.python)
         check_port_free(self.host, self.port)
+
+
+def api_key_from(args: argparse.Namespace) -> str | None:
+    """--api-key, else $OPENAI_API_KEY (better: a command line is readable with ps)."""
+    return getattr(args, "api_key", None) or os.environ.get("OPENAI_API_KEY") or None
 
 
 def split_api_keys(args: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -144,6 +153,24 @@ def build_launch_spec(settings: ServeSettings, say: Callable[[str], None] = prin
             extra_args=settings.vllm_args,
         )
     return spec.with_api_keys(settings.api_keys)
+
+
+def supervised_session(
+    settings: ServeSettings, listener: Listener | None = None, say: Callable[[str], None] = print
+) -> SupervisedSession:
+    """The server `serve` asks for, with every serve option applied, whatever shows it."""
+    from engine.session import SupervisedSession
+
+    return SupervisedSession(
+        build_launch_spec(settings, say),
+        log_dir=settings.log_dir,
+        listener=listener,
+        api_key=settings.api_key,
+        keep_on_exit=settings.keep_server,
+        redact=settings.redactor(),
+        startup_timeout=settings.startup_timeout,
+        stop_grace=settings.stop_grace,
+    )
 
 
 def _looks_like_path(model: str) -> bool:
@@ -192,7 +219,7 @@ def check_attach_target(url: str, api_key: str | None, timeout: float = 5.0) -> 
     import urllib.parse
 
     from engine.health import Health, probe_health
-    from engine.snapshot import get_json
+    from engine.http import get
     from engine.urls import normalize_base_url
 
     base = normalize_base_url(url)
@@ -203,14 +230,13 @@ def check_attach_target(url: str, api_key: str | None, timeout: float = 5.0) -> 
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         raise UsageError(f"{url!r} has an invalid port") from None
-    health, status = probe_health(base, timeout)
-    if status is None:
+    probe = probe_health(base, timeout)
+    if probe.health is Health.STARTING:
         raise UsageError(
             f"nothing answers at {base} (is the server running? `vllm-top serve` starts one)"
         )
-    if health is Health.UNEXPECTED:
-        raise UsageError(f"{base}/health answered HTTP {status}: not a vLLM server?")
-    if api_key:
-        code, _ = get_json(base + "/v1/models", api_key, timeout)
-        if code == 401:
-            raise UsageError(f"{base} refused the API key (401 Unauthorized on /v1/models)")
+    if probe.health is Health.UNEXPECTED:
+        raise UsageError(f"{base}/health answered HTTP {probe.status}: not a vLLM server?")
+    # A hung server (no answer in time) is attached to: the dashboard says it is unresponsive.
+    if api_key and get(base + "/v1/models", api_key, timeout).status == 401:
+        raise UsageError(f"{base} refused the API key (401 Unauthorized on /v1/models)")
