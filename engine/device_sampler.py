@@ -25,6 +25,9 @@ class DeviceSample:
     tree: TreeSample | None  # None: no process to watch (attached) or it is gone
 
 
+NOTHING_TO_SAMPLE_S = 5.0
+
+
 class DeviceSampler:
     def __init__(
         self,
@@ -72,8 +75,11 @@ class DeviceSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.sample_once()
-            self._stop.wait(self._interval)
+            sample = self.sample_once()
+            # No GPU to read and no process to watch (attached, on a CPU box): nothing will
+            # change but the arrival of a process, which a slower look still finds.
+            idle = not sample.gpu_available and sample.tree is None
+            self._stop.wait(max(self._interval, NOTHING_TO_SAMPLE_S) if idle else self._interval)
 
     def stop(self) -> None:
         self._stop.set()

@@ -112,6 +112,8 @@ class MetricsHistory:
             now, old = hists[i], hists[base]
             if i == 0 or sample.at < start or now is None or old is None:
                 continue
+            if now.count == old.count:
+                continue  # nothing observed in the step: no percentile (an idle server)
             value = now.minus(old).quantile(q)
             if value is not None:
                 points.append((sample.at, value))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.events import LogLinesEvent, ServerState, SupervisorEvent
-from engine.metrics import MetricsSample, ScrapeError, scrape
+from engine.metrics import MetricsReader, MetricsSample, ScrapeError, scrape
 from engine.session import Session
 from engine.snapshot import ServerIdentity, fetch_identity
 from engine.statsline import StatsLine
@@ -71,6 +71,7 @@ class ServerWatcher:
         self._thread: threading.Thread | None = None
         self._identity_for: int | None = None  # the server whose identity was asked
         self._last_error: str | None = None
+        self._reader = MetricsReader()
 
     def fast(self, on: bool) -> None:
         """Watch four times a second (while a burst runs) or at the normal interval."""
@@ -105,7 +106,7 @@ class ServerWatcher:
         error = None
         if state in UP:
             try:
-                sample = scrape(session.base_url, self._clock(), self._scrape_timeout)
+                sample = scrape(session.base_url, self._clock(), self._scrape_timeout, self._reader)
             except ScrapeError as exc:
                 error = str(exc)
             if self._identity_for != server:

@@ -77,7 +77,7 @@ class CockpitApp(App[int]):
         self.bursts_ctl = BurstController(self, clock, retain_s)
         self.sharing = ShareFlow(self, session, share, key_is_new, make_tunnel)
         self.chart_window = config.chart_window
-        self._charts_drawn_at = float("-inf")
+        self._charts_drawn_at, self._charts_flat = float("-inf"), False
         self._drawn_state: ServerState | None = None
         self._device = device_sampler or DeviceSampler(
             root_pid=lambda: session.pid, interval=max(config.refresh_interval, 0.5), clock=clock
@@ -204,11 +204,13 @@ class CockpitApp(App[int]):
         f = self.figures
         self.query_one(KvPanel).show(kv_view(f.history, f.metrics_error, f.stats_line))
 
-    def _refresh_charts(self) -> None:
+    def _refresh_charts(self, force: bool = False) -> None:
         now = self.clock()
         data = chart_data(self.figures.history, self.bursts_ctl.bursts, now, self.chart_window)
-        if self.query_one(Dashboard).show_charts(data):  # not before they are laid out
-            self._charts_drawn_at = now
+        if data.flat and self._charts_flat and not force:
+            self._charts_drawn_at = now  # flat at zero, already drawn: the same picture again
+        elif self.query_one(Dashboard).show_charts(data):  # not before they are laid out
+            self._charts_drawn_at, self._charts_flat = now, data.flat
 
     def _pull_log(self) -> None:
         panel = self.query_one(LogPanel)
@@ -258,11 +260,11 @@ class CockpitApp(App[int]):
 
     def action_toggle_window(self) -> None:
         self.chart_window = 300.0 if self.chart_window <= 60 else 60.0
-        self._refresh_charts()
+        self._refresh_charts(force=True)
 
     def action_toggle_charts(self) -> None:
         self.screen.toggle_class("show-charts")
-        self._refresh_charts()
+        self._refresh_charts(force=True)
 
     def action_log(self, key: LogKey) -> None:
         self.query_one(LogPanel).press(key)

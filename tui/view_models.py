@@ -298,6 +298,20 @@ class ChartData:
     client_tps: Series
     burst_marks: Sequence[float]  # times of burst starts and ends
 
+    @property
+    def flat(self) -> bool:
+        """Nothing on the charts but zero throughput: drawing it again would draw the same."""
+        lo = self.now - self.window_s
+        return not (
+            self.server_ttft_p50
+            or self.server_ttft_p95
+            or self.client_ttft_p50
+            or self.client_ttft_p95
+            or any(v for series in (self.prompt_tps, self.generation_tps, self.client_tps)
+                   for _, v in series)
+            or any(lo <= t <= self.now for t in self.burst_marks)
+        )  # fmt: skip
+
 
 def chart_data(
     history: MetricsHistory, bursts: Sequence[Burst], now: float, window_s: float

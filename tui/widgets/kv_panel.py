@@ -3,6 +3,8 @@ with short history sparklines."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -50,5 +52,13 @@ class KvPanel(Vertical):
         self.query_one("#kv-text", TextPanel).show_text(text)
         for name, points in view.sparks:
             spark = self.query_one(f"#spark-{name}", Sparkline)
-            if spark.data != list(points):
+            if not _looks_the_same(spark.data or (), points):
                 spark.data = list(points)
+
+
+def _looks_the_same(drawn: Sequence[float], points: Sequence[float]) -> bool:
+    """A flat line is drawn the same at any length: an idle series growing by a point a second
+    need not be drawn again (three sparklines redrawn every second of an idle first minute)."""
+    if list(drawn) == list(points):
+        return True
+    return bool(drawn) and bool(points) and len({*drawn, *points}) == 1
