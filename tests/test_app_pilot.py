@@ -326,7 +326,7 @@ async def test_kv_panel_falls_back_to_the_logged_stats_line(tmp_path: Path) -> N
 
 
 async def test_chart_points_beyond_now_do_not_crash_the_legend() -> None:
-    from tui.view_models import ChartData
+    from tui.load_views import ChartData
     from tui.widgets.chart_panel import ChartPanel
 
     class ChartApp(App[None]):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from engine.metrics import MetricsReader, parse_metrics
 from engine.metrics_history import MetricsHistory
 from tests.helpers import FIXTURES
-from tui.view_models import chart_data
+from tui.load_views import chart_data
 from tui.widgets.kv_panel import _looks_the_same
 
 IDLE = (FIXTURES / "metrics-vllm-0.32-cpu-idle.txt").read_text()

@@ -14,14 +14,9 @@ from loadgen.config import LoadConfig
 from loadgen.stats import summarize
 from tests.helpers import FIXTURES, FakeClock
 from tests.seeded_app import burst_records
+from tui.load_views import result_view
 from tui.server_figures import Identity
-from tui.view_models import (
-    device_view,
-    kv_view,
-    result_view,
-    startup_view,
-    status_view,
-)
+from tui.view_models import device_view, kv_view, startup_view, status_view
 
 IDLE = (FIXTURES / "metrics-vllm-0.32-cpu-idle.txt").read_text()
 BUSY = (FIXTURES / "metrics-vllm-0.32-cpu-busy.txt").read_text()

@@ -32,11 +32,12 @@ from tui.commands.dashboard_config import BurstPreset, UiConfig
 from tui.commands.sharing import TunnelFactory
 from tui.keys import COCKPIT_KEYS
 from tui.layout import apply_layout, wants_ascii
+from tui.load_views import chart_data, progress_view, result_view
 from tui.log_feed import ATTACHED_LOG_NOTE, LogFeed
 from tui.screens.modals import BurstFormScreen, ConfirmScreen, HelpScreen, ReportScreen
 from tui.server_figures import ServerFigures
 from tui.share_flow import ShareFlow
-from tui.view_models import chart_data, kv_view, panels_view, progress_view, result_view
+from tui.view_models import kv_view, panels_view
 from tui.widgets.dashboard import Dashboard
 from tui.widgets.kv_panel import KvPanel
 from tui.widgets.load_panel import LoadPanel

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual_plotext import PlotextPlot
 
-from tui.view_models import ChartData, Series
+from tui.load_views import ChartData, Series
 
 
 class ChartPanel(Vertical):

@@ -6,7 +6,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
-from tui.view_models import ChartData, PanelsView
+from tui.load_views import ChartData
+from tui.view_models import PanelsView
 from tui.widgets.chart_panel import ChartPanel
 from tui.widgets.device_panel import DevicePanel
 from tui.widgets.kv_panel import KvPanel

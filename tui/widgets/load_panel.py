@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from tui.view_models import BurstProgressView, BurstResultView
+from tui.load_views import BurstProgressView, BurstResultView
 from tui.widgets.burst_table import BurstTable
 
 
