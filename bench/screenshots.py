@@ -38,7 +38,7 @@ async def shoot(out: Path, port: int) -> None:
             await pilot.pause(0.25)
         await pilot.pause(1.5)
         app.save_screenshot(str(out / "dashboard-burst.svg"))
-        while app.bursts_ctl.last_report is None:
+        while app.desk.last_report is None:
             await pilot.pause(0.5)
         await pilot.pause(3)
         app.save_screenshot(str(out / "dashboard-after.svg"))

@@ -31,6 +31,7 @@ class GpuSample:
     power_w: float | None
     power_limit_w: float | None
     processes: tuple[GpuProcess, ...]
+    energy_mj: int | None = None  # energy used since the driver loaded (Volta and newer)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +44,7 @@ class GpuSample:
             "power_w": self.power_w,
             "power_limit_w": self.power_limit_w,
             "processes": [{"pid": p.pid, "used_bytes": p.used_bytes} for p in self.processes],
+            "energy_mj": self.energy_mj,
         }
 
 
@@ -106,6 +108,7 @@ class Nvml:
                     power_w=power_mw / 1000.0 if power_mw is not None else None,
                     power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
                     processes=tuple(GpuProcess(int(p.pid), _used(p.usedGpuMemory)) for p in procs),
+                    energy_mj=self._try(nv.nvmlDeviceGetTotalEnergyConsumption, handle),
                 )
             )
         return gpus

@@ -1,5 +1,5 @@
-"""The one helper for the small GETs vllm-top makes of a server: /health, /metrics, /version,
-/v1/models.
+"""The one helper for the small requests vllm-top makes of a server: GET /health, /metrics,
+/version, /v1/models; POST /tokenize and /detokenize (exact prompt lengths).
 
 http.client rather than urllib: no proxy from the environment is ever consulted for what is
 nearly always a loopback address, and a timeout is told apart from a refusal (a server that
@@ -35,6 +35,16 @@ class Answer:
 
 
 def get(url: str, api_key: str | None = None, timeout: float = 5.0) -> Answer:
+    return _request("GET", url, api_key, timeout, None)
+
+
+def post_json(url: str, body: Any, api_key: str | None = None, timeout: float = 30.0) -> Answer:
+    return _request("POST", url, api_key, timeout, json.dumps(body).encode())
+
+
+def _request(
+    method: str, url: str, api_key: str | None, timeout: float, body: bytes | None
+) -> Answer:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return Answer(None, error=f"not an http(s) URL: {url}")
@@ -47,11 +57,13 @@ def get(url: str, api_key: str | None = None, timeout: float = 5.0) -> Answer:
     )
     conn = conn_cls(parts.hostname, port, timeout=timeout)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
     try:
-        conn.request("GET", target, headers=headers)
+        conn.request(method, target, body=body, headers=headers)
         resp = conn.getresponse()
         return Answer(resp.status, resp.read(), resp.getheader("Content-Type") or "")
     except TimeoutError:

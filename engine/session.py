@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -190,9 +191,14 @@ class SupervisedSession:
         self.spec = self.spec.with_api_keys((key,))
         self.redact.add(key)
 
-    def restart(self, grace: float | None = None) -> None:
-        """Stop the server (if running) and start a new one with the same spec."""
+    def restart(
+        self, grace: float | None = None, extra_args: tuple[str, ...] | None = None
+    ) -> None:
+        """Stop the server (if running) and start a new one with the same spec, or with
+        these vLLM arguments instead of its own (an A/B run)."""
         self.stop(grace)
+        if extra_args is not None:
+            self.spec = replace(self.spec, extra_args=extra_args)
         self.supervisor = self._new_supervisor()
         self.start()
 

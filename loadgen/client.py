@@ -152,23 +152,28 @@ async def send_request(
     record: RequestRecord,
     t0: float,
     clock: Callable[[], float] = time.perf_counter,
+    body: dict[str, Any] | None = None,
+    reply: list[str] | None = None,
 ) -> RequestRecord:
-    """Fill in `record` with what happened; never raises for a request-level failure."""
+    """Fill in `record` with what happened; never raises for a request-level failure.
+    body: what to send (default: the config's body for the record's index); reply: a list the
+    generated text is appended to (a conversation needs it for its next turn)."""
     config = client.config
-    body = config.body(record.index)
+    if body is None:
+        body = config.body(record.index)
     attempt = _Attempt()
     _ATTEMPT.set(attempt)
     record.sent = clock() - t0
     try:
         try:
-            await _post(client.session, config, body, record, t0, clock)
+            await _post(client.session, config, body, record, t0, clock, reply)
         except _STALE_CONNECTION as exc:
             if not attempt.reused or record.status is not None or record.first_byte is not None:
                 raise exc
             # Sent again at once: the wait is the client's, so it counts as queue delay.
             record.retried = True
             record.sent = clock() - t0
-            await _post(client.fresh(), config, body, record, t0, clock)
+            await _post(client.fresh(), config, body, record, t0, clock, reply)
     except TimeoutError:
         record.error_kind = "timeout"
         record.error = f"no data for {config.stall_timeout:g} s"
@@ -204,6 +209,7 @@ async def _post(
     record: RequestRecord,
     t0: float,
     clock: Callable[[], float],
+    reply: list[str] | None,
 ) -> None:
     async with session.post(config.url, json=body, headers=config.headers()) as resp:
         record.status = resp.status
@@ -211,9 +217,9 @@ async def _post(
             record.error_kind = "http"
             record.error = error_message(resp.status, await resp.text(errors="replace"))
         elif config.stream:
-            await _read_stream(resp, record, t0, clock)
+            await _read_stream(resp, record, t0, clock, reply)
         else:
-            await _read_whole(resp, record, t0, clock)
+            await _read_whole(resp, record, t0, clock, reply)
 
 
 @functools.lru_cache(maxsize=4)
@@ -226,6 +232,7 @@ async def _read_stream(
     record: RequestRecord,
     t0: float,
     clock: Callable[[], float],
+    reply: list[str] | None = None,
 ) -> None:
     parser = SSEParser()
     done = False
@@ -262,7 +269,10 @@ async def _read_stream(
                 if isinstance(usage.get("prompt_tokens"), int):
                     record.prompt_tokens = usage["prompt_tokens"]
             choices = event.get("choices") or []
-            has_text = any(_chunk_text(c) for c in choices if isinstance(c, dict))
+            texts = [_chunk_text(c) for c in choices if isinstance(c, dict)]
+            has_text = any(texts)
+            if reply is not None:
+                reply.extend(texts)
             if choices and (new_tokens > 0 or has_text):
                 _token_chunk(record, now)
     record.end = clock() - t0
@@ -292,6 +302,7 @@ async def _read_whole(
     record: RequestRecord,
     t0: float,
     clock: Callable[[], float],
+    reply: list[str] | None = None,
 ) -> None:
     text = await resp.text(errors="replace")
     now = clock() - t0
@@ -303,6 +314,11 @@ async def _read_whole(
         record.error = f"response is not JSON: {text[:80]!r}"
         return
     usage = data.get("usage") if isinstance(data, dict) else None
+    if reply is not None and isinstance(data, dict):
+        for choice in data.get("choices") or []:
+            if isinstance(choice, dict):
+                message = choice.get("message") or {}
+                reply.append(str(choice.get("text") or message.get("content") or ""))
     if isinstance(usage, dict):
         record.output_tokens = usage.get("completion_tokens")
         record.prompt_tokens = usage.get("prompt_tokens")

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.urls import normalize_base_url
+
+if TYPE_CHECKING:  # loadgen.workload and loadgen.prompts import ConfigError from here
+    from loadgen.prompts import Plan, Turn
+    from loadgen.workload import Workload
 
 Endpoint = Literal["completions", "chat"]
 Arrival = Literal["constant", "poisson"]
@@ -65,6 +70,8 @@ class LoadConfig:
     stall_timeout: float = 600.0
     connect_timeout: float = 10.0
     seed: int = 0
+    workload: Workload | None = None  # shaped traffic: lengths, prefix, turns, dataset
+    plan: Plan | None = field(default=None, repr=False)  # its prompts, made by loadgen.prompts
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
@@ -80,6 +87,29 @@ class LoadConfig:
             raise ConfigError("give a number of requests or a duration")
         if self.rate is None and self.concurrency is None:
             raise ConfigError("give a concurrency, a rate, or both")
+        if self.turns > 1 and self.endpoint == "completions":
+            raise ConfigError("--turns needs the chat endpoint: a conversation is messages")
+        if (
+            self.workload is not None
+            and self.workload.shaped
+            and (self.payloads or self.prompt_set)
+        ):
+            raise ConfigError("give --prompt/--payload or a workload (--input-len, --dataset...)")
+
+    @property
+    def prompt_set(self) -> bool:
+        return self.prompt != DEFAULT_PROMPT
+
+    @property
+    def turns(self) -> int:
+        return self.workload.turns if self.workload is not None else 1
+
+    @property
+    def units(self) -> int | None:
+        """What the schedule sends: requests, or conversations of `turns` requests."""
+        if self.requests is None:
+            return None
+        return -(-self.requests // self.turns)
 
     @property
     def resolved_endpoint(self) -> Endpoint:
@@ -95,20 +125,37 @@ class LoadConfig:
 
     def body(self, index: int) -> dict[str, Any]:
         """The JSON body of request `index`; explicit settings override the payload's."""
+        if self.plan is not None:
+            return self.turn_body(self.plan.turn(index), [])
         if self.payloads:
             body = copy.deepcopy(self.payloads[index % len(self.payloads)])
         elif self.resolved_endpoint == "chat":
             body = {"messages": [{"role": "user", "content": self.prompt}]}
         else:
             body = {"prompt": self.prompt}
+        return self._finish(body, self.max_tokens, self.ignore_eos)
+
+    def turn_body(self, turn: Turn, history: Sequence[dict[str, str]]) -> dict[str, Any]:
+        """A planned request: its prompt (after the conversation so far), its forced length."""
+        if self.resolved_endpoint == "chat":
+            body: dict[str, Any] = {"messages": [*history, {"role": "user", "content": turn.text}]}
+        else:
+            body = {"prompt": turn.text}
+        max_tokens = turn.max_tokens if turn.max_tokens is not None else self.max_tokens
+        forced = self.plan is not None and self.plan.force_output
+        return self._finish(body, max_tokens, self.ignore_eos or forced)
+
+    def _finish(
+        self, body: dict[str, Any], max_tokens: int | None, ignore_eos: bool
+    ) -> dict[str, Any]:
         if self.model is not None or "model" not in body:
             body["model"] = self.model
-        if self.max_tokens is not None:
+        if max_tokens is not None:
             body.pop("max_completion_tokens", None)
-            body["max_tokens"] = self.max_tokens
+            body["max_tokens"] = max_tokens
         if self.temperature is not None:
             body["temperature"] = self.temperature
-        if self.ignore_eos:
+        if ignore_eos:
             body["ignore_eos"] = True
         body["stream"] = self.stream
         if self.stream:
@@ -137,6 +184,8 @@ class LoadConfig:
             parts.append(f"{self.arrival} arrivals at {self.rate:g} req/s")
         if self.concurrency is not None:
             parts.append(f"concurrency {self.concurrency}")
+        if self.workload is not None and self.workload.shaped:
+            parts.append(self.workload.describe())
         parts.append("streaming" if self.stream else "not streaming")
         return ", ".join(parts)
 

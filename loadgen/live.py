@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from loadgen.config import LoadConfig
 from loadgen.process import LoadProcess
 from loadgen.record import RequestRecord
+from loadgen.slo import Slo
 from loadgen.stats import Summary, summarize
 from loadgen.window import rolling
 
@@ -89,16 +90,25 @@ class LiveRun:
             records=records,
         )
 
-    def finish(self) -> Summary:
-        """Wait for the process to end; the run's summary, or LoadFailed."""
+    def finish(self, slo: Slo | None = None) -> Summary:
+        """Wait for the process to end; the run's summary (judged against `slo`), or
+        LoadFailed."""
         load = self._load
+        exact = self.config.plan.lengths_exact if self.config.plan is not None else None
         if load is None:
-            return summarize(self.config, [], None, cancelled=True)
+            return summarize(self.config, [], None, cancelled=True, slo=slo, lengths_exact=exact)
         load.join(10)
         if load.failed is not None:
             raise LoadFailed(load.failed.error)
         assert load.finished is not None
-        return summarize(self.config, load.records, load.finished.client, load.finished.cancelled)
+        return summarize(
+            self.config,
+            load.records,
+            load.finished.client,
+            load.finished.cancelled,
+            slo=slo,
+            lengths_exact=exact,
+        )
 
     @property
     def records(self) -> list[RequestRecord]:

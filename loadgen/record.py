@@ -20,6 +20,8 @@ class RequestRecord:
     output_tokens: int | None = None
     tokens_exact: bool = True  # False: counted from chunks, the server gave no usage
     retried: bool = False  # sent again on a new connection: the first died unread (keep-alive)
+    conversation: int | None = None  # multi-turn: which conversation, and which turn of it
+    turn: int | None = None
     status: int | None = None
     error_kind: str | None = None
     error: str | None = None

@@ -46,6 +46,7 @@ def render_report(summary: Summary, title: str = "vllm-top bench") -> str:
         f" {title} ".center(width, "="),
         f"Target:              {cfg.url}  (model {cfg.model})",
         f"Load:                {cfg.describe()}",
+        *_workload_lines(summary),
         f"Success rate:        {summary.success_rate:.1%}  "
         f"({summary.succeeded} ok, {summary.failed} failed of {summary.requests})",
         f"Total time:          {summary.duration_s:.2f} s",
@@ -66,6 +67,9 @@ def render_report(summary: Summary, title: str = "vllm-top bench") -> str:
             "cut off (not counted); figures cover what finished"
         )
     lines += ["", "Latency " + "-" * (width - 8), *latency_table(summary), ""]
+    lines += _slo_lines(summary)
+    lines += _server_lines(summary, width)
+    lines += _shape_lines(summary, width)
     lines.append(
         "Status codes:        "
         + ", ".join(f"{code}: {n}" for code, n in summary.status_codes.items())
@@ -90,6 +94,104 @@ def render_report(summary: Summary, title: str = "vllm-top bench") -> str:
         )
     lines.append("=" * width)
     return "\n".join(lines)
+
+
+def _workload_lines(s: Summary) -> list[str]:
+    w = s.config.workload
+    if w is None or not w.shaped:
+        return []
+    lengths = (
+        "exact, counted by the server's /tokenize"
+        if s.lengths_exact
+        else "APPROXIMATE: the server has no /tokenize, estimated"
+        if s.lengths_exact is False
+        else "as given"
+    )
+    out = [f"Prompt lengths:      {lengths}"]
+    if w.output_len is not None or w.dataset is not None:
+        out.append("Output lengths:      forced (ignore_eos with max_tokens)")
+    return out
+
+
+def _slo_lines(s: Summary) -> list[str]:
+    if s.slo is None:
+        return []
+    lo, hi = s.slo.interval
+    return [
+        f"SLO:                 {s.slo.slo.describe()}",
+        f"Attainment:          {s.slo.attainment:.1%} ({s.slo.met} of {s.slo.requests} met them; "
+        f"95% interval {lo:.1%}-{hi:.1%})",
+        f"Goodput:             {s.slo.goodput:.2f} req/s",
+        "",
+    ]
+
+
+def _server_lines(s: Summary, width: int) -> list[str]:
+    from loadgen.server_side import CLIENT_SHARE_BOUND, LATENCIES, ttft_breakdown
+
+    head = "Server side (/metrics over the run) "
+    if s.server is None:
+        return [head + "-" * (width - len(head)), f"  unknown: {s.server_note or 'not read'}", ""]
+    srv = s.server
+    rows = [f"{'(ms)':<8}" + "".join(f"{c:>10}" for c in ("mean", "p50", "p90", "p95", "p99"))]
+    for name in LATENCIES:
+        h = srv.latencies.get(name)
+        cells = [h.mean_ms, h.p50_ms, h.p90_ms, h.p95_ms, h.p99_ms] if h is not None else [None] * 5
+        rows.append(f"{name:<8}" + "".join(f"{_fmt_ms(v):>10}" for v in cells))
+
+    def num(v: float | int | None, fmt: str = ",") -> str:
+        return "unknown" if v is None else format(v, fmt)
+
+    kv = "unknown" if srv.kv_peak is None else f"{srv.kv_peak:.0%} ({num(srv.kv_peak_tokens)} tok)"
+    hit = "unknown" if srv.prefix_cache_hit_rate is None else f"{srv.prefix_cache_hit_rate:.1%}"
+    per_tok = srv.energy_per_output_token()
+    energy = (
+        f"{srv.energy_j:,.0f} J, {per_tok:.3f} J per output token"
+        if srv.energy_j is not None and per_tok is not None
+        else f"unknown: {srv.energy_note}"
+    )
+    out = [head + "-" * (width - len(head)), *rows]
+    out += [
+        f"KV cache peak:       {kv}; waiting peak {num(srv.waiting_peak)}; "
+        f"preemptions {num(srv.preemptions)}",
+        f"Prefix cache hits:   {hit}",
+        f"Tokens (server):     prompt {num(srv.prompt_tokens)}, generation "
+        f"{num(srv.generation_tokens)} (client counted {s.output_tokens:,})",
+        f"GPU energy:          {energy}",
+    ]
+    breakdown = ttft_breakdown(s.ttft.mean, srv)
+    if breakdown is not None:
+        note = " (CLIENT-BOUND?)" if breakdown.outside_share > CLIENT_SHARE_BOUND else ""
+        out.append(f"TTFT breakdown:      {breakdown.describe()}{note}")
+    return [*out, ""]
+
+
+def _shape_lines(s: Summary, width: int) -> list[str]:
+    out = []
+    if s.steady is not None:
+        st = s.steady
+        out.append(
+            f"Steady state:        {st.window_s:.1f} s at >=95% of the cap from "
+            f"t+{st.start_s:.1f}s: {st.requests} requests, {st.request_throughput:.2f} req/s, "
+            f"{st.output_token_throughput:,.0f} tok/s, TTFT p50 {_fmt_ms(st.ttft.p50)} ms"
+        )
+    if s.delivered is not None:
+        d = s.delivered
+        got = []
+        if d.achieved_concurrency is not None:
+            got.append(f"{d.achieved_concurrency:.1f} in flight of {d.requested_concurrency}")
+        if d.achieved_rate is not None:
+            got.append(f"{d.achieved_rate:.2f} req/s (asked {d.requested_rate:g})")
+        flag = f"  OFF BY MORE THAN 5%: {d.reason}" if d.off else ""
+        if got:
+            out.append(f"Delivered:           {', '.join(got)}{flag}")
+    for t in s.per_turn:
+        out.append(
+            f"Turn {t.turn:<3}            {t.succeeded}/{t.requests} ok, prompt "
+            f"{t.prompt_tokens_mean or 0:,.0f} tok, TTFT p50 {_fmt_ms(t.ttft.p50)} ms "
+            f"p99 {_fmt_ms(t.ttft.p99)} ms"
+        )
+    return [*out, ""] if out else []
 
 
 def render_sweep(summaries: Sequence[Summary]) -> str:
@@ -128,6 +230,8 @@ CSV_FIELDS = (
     "error_kind",
     "error",
     "retried",
+    "conversation",
+    "turn",
 )
 
 
@@ -159,5 +263,7 @@ def write_csv(path: Path, records: Sequence[RequestRecord]) -> None:
                     r.error_kind or "",
                     r.error or "",
                     int(r.retried),
+                    "" if r.conversation is None else r.conversation,
+                    "" if r.turn is None else r.turn + 1,
                 ]
             )

@@ -144,40 +144,69 @@ async def _drive(
     deadline = None if config.duration is None else config.duration
     in_flight: set[asyncio.Task[None]] = set()
 
-    async def one(index: int, intended: float) -> None:
-        record = RequestRecord(index=index, intended=intended)
-        sending = False
+    async def send(record: RequestRecord, body: dict[str, Any] | None = None) -> str:
+        """Send one request, record it; the reply's text when it was asked for (turns)."""
+        reply: list[str] | None = [] if body is not None else None
         try:
-            if slots is not None:
-                await slots.acquire()
-            sending = True
-            try:
-                await send_request(client, record, t0, clock)
-            finally:
-                if slots is not None:
-                    slots.release()
+            await send_request(client, record, t0, clock, body=body, reply=reply)
         except asyncio.CancelledError:
-            # Only requests already on the wire are part of the run; queued ones never were.
-            if sending:
-                record.error_kind = "cancelled"
-                record.error = "run cancelled"
-                record.end = clock() - t0
-                finished(record)
+            record.error_kind = "cancelled"
+            record.error = "run cancelled"
+            record.end = clock() - t0
+            finished(record)
             raise
         finished(record)
+        return "".join(reply or ())
 
+    async def one(index: int, intended: float) -> None:
+        if slots is not None:
+            await slots.acquire()  # queued requests were never sent: not part of the run
+        try:
+            await send(RequestRecord(index=index, intended=intended))
+        finally:
+            if slots is not None:
+                slots.release()
+
+    async def conversation(number: int, intended: float) -> None:
+        """A user's turns, one after the other: each sees the conversation so far. A
+        concurrency slot is a user in the conversation, thinking included."""
+        assert config.plan is not None and config.workload is not None
+        turns = config.plan.conversations[number % len(config.plan.conversations)]
+        history: list[dict[str, str]] = []
+        if slots is not None:
+            await slots.acquire()
+        try:
+            for turn_number, turn in enumerate(turns):
+                index = number * config.turns + turn_number
+                if config.requests is not None and index >= config.requests:
+                    return
+                record = RequestRecord(index=index, intended=intended)
+                record.conversation, record.turn = number, turn_number
+                reply = await send(record, config.turn_body(turn, history))
+                if not record.ok:
+                    return  # the conversation cannot go on without its answer
+                history += [{"role": "user", "content": turn.text}]
+                history += [{"role": "assistant", "content": reply}]
+                if config.workload.think_time and turn_number + 1 < len(turns):
+                    await asyncio.sleep(config.workload.think_time)
+                intended = clock() - t0
+        finally:
+            if slots is not None:
+                slots.release()
+
+    unit = conversation if config.turns > 1 else one
     try:
         if config.rate is None and config.duration is not None:
-            await _closed_loop(config, t0, clock, one)
+            await _closed_loop(config, t0, clock, unit)
             return
-        indices = range(config.requests) if config.requests is not None else itertools.count()
+        indices = range(config.units) if config.units is not None else itertools.count()
         for index, offset in zip(indices, arrival_offsets(config), strict=False):
             if deadline is not None and offset >= deadline:
                 break
             delay = t0 + offset - clock()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(one(index, offset))
+            task = asyncio.create_task(unit(index, offset))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if in_flight:
@@ -195,10 +224,11 @@ async def _closed_loop(
     clock: Callable[[], float],
     one: Callable[[int, float], Any],
 ) -> None:
-    """C users, each sending its next request as soon as the last one ends, until the deadline."""
+    """C users, each sending its next request (or conversation) as soon as the last one ends,
+    until the deadline."""
     assert config.duration is not None and config.concurrency is not None
     counter = itertools.count()
-    limit = config.requests
+    limit = config.units
 
     async def user() -> None:
         while True:

@@ -11,10 +11,15 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadgen.config import LoadConfig
 from loadgen.record import RequestRecord
+from loadgen.steady import Delivered, delivered, steady_window
+
+if TYPE_CHECKING:
+    from loadgen.server_side import ServerSide
+    from loadgen.slo import Slo, SloResult
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -65,6 +70,52 @@ class Distribution:
 
 
 @dataclass(frozen=True)
+class Steady:
+    """Figures over the window where at least 95% of the concurrency cap was in flight."""
+
+    start_s: float
+    window_s: float
+    requests: int
+    request_throughput: float
+    output_token_throughput: float
+    ttft: Distribution
+    tpot: Distribution
+    itl: Distribution
+    e2e: Distribution
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start_s": self.start_s,
+            "window_s": self.window_s,
+            "requests": self.requests,
+            "request_throughput": self.request_throughput,
+            "output_token_throughput": self.output_token_throughput,
+            "ttft_ms": self.ttft.to_json(),
+            "tpot_ms": self.tpot.to_json(),
+            "itl_ms": self.itl.to_json(),
+            "e2e_ms": self.e2e.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class TurnFigures:
+    turn: int  # 1-based
+    requests: int
+    succeeded: int
+    prompt_tokens_mean: float | None
+    ttft: Distribution
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "turn": self.turn,
+            "requests": self.requests,
+            "succeeded": self.succeeded,
+            "prompt_tokens_mean": self.prompt_tokens_mean,
+            "ttft_ms": self.ttft.to_json(),
+        }
+
+
+@dataclass(frozen=True)
 class ClientHealth:
     """Whether the load generator itself kept up (see loadgen/selfwatch.py)."""
 
@@ -96,6 +147,13 @@ class Summary:
     cancelled: bool = False
     cancelled_in_flight: int = 0  # requests cut off by a cancel: neither success nor failure
     retried: int = 0  # sent again on a new connection after a kept-alive one died unread
+    slo: SloResult | None = None
+    steady: Steady | None = None
+    delivered: Delivered | None = None
+    per_turn: tuple[TurnFigures, ...] = ()
+    lengths_exact: bool | None = None  # prompt lengths as the server counts them (a workload)
+    server: ServerSide | None = None  # attached after the run, from /metrics
+    server_note: str | None = None  # why there is no server side
 
     @property
     def success_rate(self) -> float:
@@ -139,7 +197,25 @@ class Summary:
             "cancelled": self.cancelled,
             "cancelled_in_flight": self.cancelled_in_flight,
             "retried": self.retried,
+            "workload": self.config.workload.to_json(self.lengths_exact)
+            if self.config.workload is not None and self.config.workload.shaped
+            else None,
+            **({"slo": self.slo.to_json()} if self.slo is not None else {}),
+            "server": self._server_json(),
+            "steady_state": self.steady.to_json() if self.steady is not None else None,
+            "delivered": self.delivered.to_json() if self.delivered is not None else None,
+            **({"per_turn": [t.to_json() for t in self.per_turn]} if self.per_turn else {}),
         }
+
+    def _server_json(self) -> dict[str, Any] | None:
+        if self.server is None:
+            return None
+        from loadgen.server_side import ttft_breakdown
+
+        out = self.server.to_json()
+        breakdown = ttft_breakdown(self.ttft.mean, self.server)
+        out["ttft_breakdown"] = breakdown.to_json() if breakdown is not None else None
+        return out
 
 
 def summarize(
@@ -147,6 +223,8 @@ def summarize(
     records: Sequence[RequestRecord],
     client: ClientHealth | None = None,
     cancelled: bool = False,
+    slo: Slo | None = None,
+    lengths_exact: bool | None = None,
 ) -> Summary:
     cut_off = [r for r in records if r.error_kind == "cancelled"]
     records = [r for r in records if r.error_kind != "cancelled"]
@@ -156,6 +234,11 @@ def summarize(
     duration = (max(ends) - min(sent)) if sent and ends else 0.0
     codes = Counter("error" if r.status is None else str(r.status) for r in records)
     errors = Counter(f"{r.error_kind}: {r.error}" for r in records if not r.ok)
+    judged = None
+    if slo is not None:
+        from loadgen.slo import judge
+
+        judged = judge(slo, records, duration)
     return Summary(
         config=config,
         requests=len(records),
@@ -176,4 +259,47 @@ def summarize(
         cancelled=cancelled,
         cancelled_in_flight=len(cut_off),
         retried=sum(r.retried for r in records),
+        slo=judged,
+        steady=_steady(records, config.concurrency if config.turns == 1 else None),
+        delivered=delivered(records, config.concurrency, config.rate),
+        per_turn=_per_turn(records) if config.turns > 1 else (),
+        lengths_exact=lengths_exact,
     )
+
+
+def _steady(records: Sequence[RequestRecord], cap: int | None) -> Steady | None:
+    window = steady_window(records, cap)
+    if window is None:
+        return None
+    ok = [r for r in window.requests if r.ok]
+    length = window.length_s
+    return Steady(
+        start_s=window.start_s,
+        window_s=length,
+        requests=len(window.requests),
+        request_throughput=window.completed / length,
+        output_token_throughput=window.output_tokens / length,
+        ttft=Distribution.of_seconds(t for r in ok if (t := r.ttft) is not None),
+        tpot=Distribution.of_seconds(t for r in ok if (t := r.tpot) is not None),
+        itl=Distribution.of_seconds(g for r in ok for g in r.itl),
+        e2e=Distribution.of_seconds(t for r in ok if (t := r.e2e) is not None),
+    )
+
+
+def _per_turn(records: Sequence[RequestRecord]) -> tuple[TurnFigures, ...]:
+    turns = sorted({r.turn for r in records if r.turn is not None})
+    figures = []
+    for turn in turns:
+        mine = [r for r in records if r.turn == turn]
+        ok = [r for r in mine if r.ok]
+        prompts = [r.prompt_tokens for r in ok if r.prompt_tokens is not None]
+        figures.append(
+            TurnFigures(
+                turn=turn + 1,
+                requests=len(mine),
+                succeeded=len(ok),
+                prompt_tokens_mean=sum(prompts) / len(prompts) if prompts else None,
+                ttft=Distribution.of_seconds(t for r in ok if (t := r.ttft) is not None),
+            )
+        )
+    return tuple(figures)

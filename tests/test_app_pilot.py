@@ -26,7 +26,8 @@ from tui.app import CockpitApp
 from tui.commands.dashboard_config import UiConfig
 from tui.log_feed import ATTACHED_LOG_NOTE, LogFeed
 from tui.messages import BurstFinished
-from tui.screens.modals import BurstFormScreen, HelpScreen, ReportScreen
+from tui.screens.load_forms import BurstFormScreen
+from tui.screens.modals import HelpScreen, ReportScreen
 from tui.widgets.burst_table import MAX_ROWS as MAX_BURST_ROWS
 from tui.widgets.burst_table import BurstTable
 from tui.widgets.log_panel import MAX_VIEW_LINES, LogPanel
@@ -100,7 +101,7 @@ async def test_keys_modals_and_an_unreachable_server(tmp_path: Path) -> None:
         form = app.screen
         form.query_one("#requests").value = "0"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        assert "greater than 0" in str(form.query_one("#form-error", Static).render())
+        assert "greater than 0" in str(form.query_one(".form-error", Static).render())
         await pilot.press("escape")
         assert not isinstance(app.screen, BurstFormScreen)
         await pilot.press("q")

@@ -43,7 +43,8 @@ def test_the_installed_wheel_opens_the_dashboard(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("tui/app.py", "tui/cockpit.tcss", "tui/widgets/log_panel.py",
                    "tui/screens/modals.py", "tui/commands/headless.py",
-                   "engine/demo/corpus.txt", "engine/reaper.py", "loadgen/live.py"):  # fmt: skip
+                   "engine/demo/corpus.txt", "engine/reaper.py", "loadgen/live.py",
+                   "loadgen/words.txt"):  # fmt: skip
         assert needed in names, needed
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -8,7 +8,8 @@ role-only chunk at once (it must not count as the first token).
 Per-request faults, chosen by a marker in the prompt: "#status=500", "#drop=N" (close the
 connection after N tokens), "#garbage" (a non-JSON event), "#nousage", "#html" (an HTML page
 with status 200), "#split" (write every event in 3-byte pieces), "#echo-auth" (a 400 error
-that quotes the Authorization header). `--metrics FILE` serves a captured /metrics text.
+that quotes the Authorization header). `--metrics FILE` serves a captured /metrics text;
+`--ttft-per-request S` adds S to the TTFT per request in progress (this one included).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def _prompt_text(body: dict[str, Any]) -> str:
 class Truth:
     def __init__(self, args: argparse.Namespace) -> None:
         self.ttft: float = args.ttft
+        # TTFT grows by this much per request in progress (this one included): a server whose
+        # latency rises with load, so the most concurrency meeting a TTFT target is known.
+        self.ttft_per_request: float = args.ttft_per_request
+        self.in_progress = 0
         self.itl: float = args.itl
         self.tokens: int = args.tokens
         self.tokens_per_chunk: int = args.tokens_per_chunk
@@ -69,14 +74,18 @@ class Truth:
         return web.json_response({"object": "list", "data": [{"id": "truth-model"}]})
 
     async def complete(self, request: web.Request) -> web.StreamResponse:
+        self.in_progress += 1
         try:
             return await self._complete(request)
         except ConnectionResetError:  # the client went away (cancelled run): nothing to do
             return web.Response(status=499)
+        finally:
+            self.in_progress -= 1
 
     async def _complete(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
         self.received += 1
+        ttft = self.ttft + self.ttft_per_request * self.in_progress
         if not self.authorised(request):
             return web.json_response({"error": "Unauthorized"}, status=401)
         body = await request.json()
@@ -98,7 +107,7 @@ class Truth:
         n = int(body.get("max_completion_tokens") or body.get("max_tokens") or self.tokens)
         prompt_tokens = max(1, len(prompt.split()))
         if not body.get("stream"):
-            await asyncio.sleep(self.ttft + self.itl * (n - 1))
+            await asyncio.sleep(ttft + self.itl * (n - 1))
             text = "".join(PIECES[i % len(PIECES)] for i in range(n))
             choice = (
                 {"index": 0, "message": {"role": "assistant", "content": text}}
@@ -144,7 +153,7 @@ class Truth:
         sent = 0
         k = 0
         while sent < n:
-            target = arrived + self.ttft + k * self.itl
+            target = arrived + ttft + k * self.itl
             delay = target - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -176,6 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ttft", type=float, default=0.1)
+    parser.add_argument("--ttft-per-request", type=float, default=0.0)
     parser.add_argument("--itl", type=float, default=0.01)
     parser.add_argument("--tokens", type=int, default=16)
     parser.add_argument("--tokens-per-chunk", type=int, default=1)

@@ -27,14 +27,15 @@ from engine.share import Share
 from engine.watcher import ServerWatcher
 from loadgen.process import LoadProcess
 from tui import messages as msg
-from tui.bursts import BurstController, Fired
-from tui.commands.dashboard_config import BurstPreset, UiConfig
+from tui.bursts import BurstController
+from tui.commands.dashboard_config import UiConfig
 from tui.commands.sharing import TunnelFactory
 from tui.keys import COCKPIT_KEYS
 from tui.layout import apply_layout, wants_ascii
-from tui.load_views import chart_data, progress_view, result_view
+from tui.load_desk import LoadDesk
+from tui.load_views import chart_data
 from tui.log_feed import ATTACHED_LOG_NOTE, LogFeed
-from tui.screens.modals import BurstFormScreen, ConfirmScreen, HelpScreen, ReportScreen
+from tui.screens.modals import ConfirmScreen, HelpScreen
 from tui.server_figures import ServerFigures
 from tui.share_flow import ShareFlow
 from tui.view_models import kv_view, panels_view
@@ -90,6 +91,7 @@ class CockpitApp(App[int]):
             interval=config.refresh_interval,
             clock=clock,
         )
+        self.desk = LoadDesk(self, session, config, self.bursts_ctl, self._watcher.fast)
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -155,24 +157,14 @@ class CockpitApp(App[int]):
             self.notify(event.detail, title="vLLM engine dead", severity="error")
         self.refresh_panels()
 
-    @on(msg.BurstProgress)
-    def _burst_progress(self, message: msg.BurstProgress) -> None:
-        self.bursts_ctl.progressed(message)
-        view = progress_view(message.label, message.progress, message.progress.total)
-        self.query_one(LoadPanel).show_progress(view)
-        self._show_kv()
-
-    @on(msg.BurstFinished)
-    def _burst_finished(self, message: msg.BurstFinished) -> None:
-        self.bursts_ctl.finished(message)
-        self._watcher.fast(False)
-        if message.summary is None:
-            self.notify(message.error or "?", title="burst failed", severity="error", timeout=8)
-            self.query_one(LoadPanel).show_idle(self.config.default_burst.describe())
-            return
-        self.query_one(LoadPanel).show_result(result_view(message.label, message.summary))
-        self.refresh_panels()
-        self._refresh_charts()  # the burst's last points, whatever the idle chart cadence
+    @on(msg.LoadNews)
+    def _load_news(self, message: msg.LoadNews) -> None:
+        self.desk.take(message)
+        if isinstance(message, msg.BurstProgress):
+            self._show_kv()
+        elif isinstance(message, msg.BurstFinished | msg.SearchFinished):
+            self.refresh_panels()
+            self._refresh_charts()  # the burst's last points, whatever the idle chart cadence
 
     @on(msg.ShareOpened)
     def _share_opened(self, message: msg.ShareOpened) -> None:
@@ -187,14 +179,17 @@ class CockpitApp(App[int]):
 
     def refresh_panels(self) -> None:
         try:
-            dashboard = self.query_one(Dashboard)
+            self._draw_panels(self.query_one(Dashboard))
         except (NoMatches, ScreenStackError):
-            return  # shutting down: a late message found the panels gone
+            return  # shutting down: a late message found the panels (or some of them) gone
+
+    def _draw_panels(self, dashboard: Dashboard) -> None:
         now, state = self.clock(), self.session.state
         self._drawn_state = state
         device = self._device.latest
         dashboard.show(panels_view(self.session, self.figures, device, now, self.sharing.url))
         self.sharing.show_when_ready(state)
+        self.desk.server_changed()
         # Charts are the costliest frame. With nothing happening they only scroll: every 10 s
         # is enough then.
         generating = self.figures.history.rate("generation_tokens", 5.0)
@@ -214,7 +209,10 @@ class CockpitApp(App[int]):
             self._charts_drawn_at, self._charts_flat = now, data.flat
 
     def _pull_log(self) -> None:
-        panel = self.query_one(LogPanel)
+        try:
+            panel = self.query_one(LogPanel)
+        except (NoMatches, ScreenStackError):
+            return  # shutting down
         if panel.feed.source is not self.session.log:  # a restart brought a new buffer
             panel.attach(LogFeed(self.session.log))
         panel.pull()
@@ -222,32 +220,25 @@ class CockpitApp(App[int]):
     # ---- actions --------------------------------------------------------------------------
 
     def action_burst(self, preset_number: int = 0) -> None:
-        self._fired(self.bursts_ctl.press(preset_number, self.session, self.config))
-
-    def _fired(self, outcome: Fired | str) -> None:
-        if isinstance(outcome, str):
-            self.notify(outcome, severity="warning")
-            return
-        self._watcher.fast(True)
-        view = progress_view(outcome.label, None, outcome.total)
-        self.query_one(LoadPanel).show_progress(view)
+        self.desk.burst(preset_number)
 
     def action_burst_form(self) -> None:
-        def fired(preset: BurstPreset | None) -> None:
-            if preset is not None:
-                self._fired(self.bursts_ctl.fire(preset, preset.describe(), self.session))
-
-        self.push_screen(BurstFormScreen(self.config.default_burst), fired)
+        self.desk.burst_form()
 
     def action_cancel_burst(self) -> None:
-        cancelled = self.bursts_ctl.cancel()
-        self.notify("cancelling the burst" if cancelled else "no burst is running")
+        self.desk.cancel()
 
     def action_report(self) -> None:
-        if self.bursts_ctl.last_report is None:
-            self.notify("no burst has finished yet")
-            return
-        self.push_screen(ReportScreen(self.bursts_ctl.last_report))
+        self.desk.report()
+
+    def action_find_max(self) -> None:
+        self.desk.search()
+
+    def action_compare(self) -> None:
+        self.desk.compare()
+
+    def action_ab_test(self) -> None:
+        self.desk.ab()
 
     def action_restart(self) -> None:
         if not self.session.supervised:

@@ -48,6 +48,12 @@ _positive_float = _number(
 _positive_int = _number(
     int, "whole number", lambda v: None if v > 0 else "{text} must be a positive whole number"
 )
+_non_negative_int = _number(
+    int, "whole number", lambda v: None if v >= 0 else "{text} must be 0 or more"
+)
+_non_negative_float = _number(
+    float, "number", lambda v: None if v >= 0 else "{text} must be 0 or more"
+)
 _fraction = _number(
     float, "number", lambda v: None if 0 <= v <= 1 else "{text} is not a fraction between 0 and 1"
 )
@@ -144,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--api-key", help="Bearer key (default: $OPENAI_API_KEY)")
     attach.add_argument("--config", help="dashboard config file (default: XDG config dir)")
     _add_bench(sub, common)
+    compare = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="compare bench results (--json files): deltas and a verdict per figure",
+        epilog="example: vllm-top compare before.json after.json --fail-on ttft_p99=+10%%",
+    )
+    compare.add_argument("files", nargs="+", help="bench --json files; the first is the baseline")
+    compare.add_argument(
+        "--fail-on",
+        metavar="FIGURE=+N%,...",
+        help="exit 1 on such a change, e.g. ttft_p99=+10%%,output_throughput=-5%%",
+    )
+    compare.add_argument(
+        "--threshold",
+        type=_fraction,
+        help="what counts as noise without --repeat spreads (default 0.05)",
+    )
     snapshot = sub.add_parser(
         "snapshot",
         parents=[common],
@@ -212,7 +235,56 @@ def _add_bench(
         default=600.0,
         help="fail a request after this many seconds without data (default 600)",
     )
-    bench.add_argument("--seed", type=int, default=0, help="seed of the Poisson arrivals")
+    bench.add_argument(
+        "--seed", type=int, default=0, help="seed of the Poisson arrivals and of the workload"
+    )
+    shape = bench.add_argument_group(
+        "workload (prompts of exact lengths in the server's tokens, via its /tokenize)"
+    )
+    shape.add_argument("--input-len", metavar="N|LO:HI", help="prompt tokens per request")
+    shape.add_argument(
+        "--output-len", metavar="N|LO:HI", help="output tokens, forced (ignore_eos + max_tokens)"
+    )
+    shape.add_argument(
+        "--prefix-len", type=_non_negative_int, default=0, help="a shared leading part, tokens"
+    )
+    shape.add_argument(
+        "--prefix-groups", type=_positive_int, default=1, help="distinct shared prefixes"
+    )
+    shape.add_argument(
+        "--turns", type=_positive_int, default=1, help="conversations of T turns (chat)"
+    )
+    shape.add_argument(
+        "--think-time", type=_non_negative_float, default=0.0, help="seconds between turns"
+    )
+    shape.add_argument("--dataset", help="local ShareGPT-format JSON or JSON lines file")
+    target = bench.add_argument_group("SLO, search and repeats")
+    target.add_argument(
+        "--slo", metavar="ttft=1s,tpot=50ms,...", help="latency targets: attainment and goodput"
+    )
+    target.add_argument(
+        "--find-max",
+        choices=["concurrency", "rate"],
+        help="find the most load whose SLO attainment meets --target",
+    )
+    target.add_argument(
+        "--target", type=_fraction, default=0.99, help="attainment to meet (default 0.99)"
+    )
+    target.add_argument(
+        "--resolution",
+        type=_positive_float,
+        help="stop the search when the bracket is this narrow (default 1, or 10%% for rates)",
+    )
+    target.add_argument(
+        "--max-load", type=_positive_float, default=1024.0, help="the search's ceiling"
+    )
+    target.add_argument(
+        "--probe-requests",
+        type=_positive_int,
+        default=50,
+        help="requests a probe runs at least (more, pooled, until it can decide; default 50)",
+    )
+    target.add_argument("--repeat", type=_positive_int, default=1, help="K runs, with their spread")
     bench.add_argument("--json", help="write the results as JSON to this file")
     bench.add_argument("--csv", help="write one row per request to this CSV file")
     bench.add_argument(
@@ -287,6 +359,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.commands.bench import run_bench
 
             return run_bench(args)
+        if args.command == "compare":
+            from tui.commands.compare import run_compare
+
+            return run_compare(args)
     except UsageError as exc:
         print(f"vllm-top {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,6 +13,9 @@ COCKPIT_KEYS: list[BindingType] = [
         Binding(str(i), f"burst({i})", f"Preset {i}", show=False, id=f"preset-{i}")
         for i in range(1, 10)
     ),
+    Binding("S", "find_max", "Find max", id="find-max"),
+    Binding("M", "compare", "Compare", show=False, id="compare-bursts"),
+    Binding("A", "ab_test", "A/B", show=False, id="ab-test"),
     Binding("R", "report", "Last report", show=False, id="show-report"),
     Binding("r", "restart", "Restart", id="restart-server"),
     Binding("p", "share", "Share", id="share"),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from engine.metrics_history import MetricsHistory
 from loadgen.live import Progress
+from loadgen.search import Probe, SearchResult
 from loadgen.stats import Summary
 from loadgen.window import Burst, client_token_rate_series, client_ttft_series
 from tui.format import ms
@@ -111,6 +112,8 @@ def result_view(label: str, s: Summary) -> BurstResultView:
     )
     if s.retried:
         figures += f"  ({s.retried} retried)"
+    if s.slo is not None:
+        figures += f"  SLO met by {s.slo.attainment:.0%}"
     return BurstResultView(
         label=label,
         clean=s.failed == 0,
@@ -129,3 +132,34 @@ def result_view(label: str, s: Summary) -> BurstResultView:
             ms(s.tpot.p50),
         ),
     )
+
+
+def preparing_view(label: str, done: int, total: int) -> BurstProgressView:
+    return BurstProgressView(label, done, total, 0, f"preparing prompts {done}/{total}")
+
+
+# ---- the search --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchView:
+    title: str  # "find-max concurrency, SLO ttft <= 1 s for 90%"
+    probes: str  # "1 pass  2 pass  4 fail  3 pass": each probe as it was decided
+    answer: str | None  # None while it runs
+    failed: bool  # it could not run, or it found no load that meets the SLO
+
+
+def search_view(
+    title: str, probes: Sequence[Probe], result: SearchResult | None, error: str | None
+) -> SearchView:
+    marks = "  ".join(f"{p.load:g} {p.decision} ({p.attainment:.0%})" for p in probes)
+    if error is not None:
+        return SearchView(title, marks, f"not run: {error}", failed=True)
+    if result is None:
+        return SearchView(title, marks or "first probe running", None, failed=False)
+    unit = "" if result.dimension == "concurrency" else " req/s"
+    if result.answer is None:
+        return SearchView(title, marks, f"no load met it: {result.stopped}", failed=True)
+    at_least = "at least " if result.at_least else ""
+    answer = f"answer: {at_least}{result.answer:g}{unit} ({result.stopped})"
+    return SearchView(title, marks, answer, failed=False)

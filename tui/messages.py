@@ -11,7 +11,9 @@ from engine.events import SupervisorEvent
 from engine.share import Share
 from engine.watcher import WatchReport
 from loadgen.live import Progress
+from loadgen.search import Probe, SearchResult
 from loadgen.stats import Summary
+from tui.commands.dashboard_config import BurstPreset
 
 
 @dataclass
@@ -28,8 +30,12 @@ class ServerEventArrived(Message):
     event: SupervisorEvent
 
 
+class LoadNews(Message):
+    """What the load's workers say: the app hands every one to tui.load_desk."""
+
+
 @dataclass
-class BurstProgress(Message):
+class BurstProgress(LoadNews):
     label: str
     progress: Progress
 
@@ -39,11 +45,51 @@ class BurstProgress(Message):
 
 
 @dataclass
-class BurstFinished(Message):
+class BurstPreparing(LoadNews):
+    """A workload's prompts being made by the server (/tokenize), before the clock starts."""
+
+    label: str
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BurstPreparing)
+
+
+@dataclass
+class BurstFinished(LoadNews):
     label: str
     progress: Progress | None  # every record, on the run's clock; None if it never started
     summary: Summary | None
     error: str | None  # why it did not run, or why its load process failed
+
+
+@dataclass
+class ProbeStarted(LoadNews):
+    """A probe of the search begins: its burst's label and what it fires."""
+
+    label: str
+    preset: BurstPreset
+
+
+@dataclass
+class SearchProbed(LoadNews):
+    """A probe of the search was decided."""
+
+    probe: Probe
+
+
+@dataclass
+class SearchFinished(LoadNews):
+    result: SearchResult | None
+    error: str | None  # why it could not run
+
+
+@dataclass
+class ServerRelaunched(LoadNews):
+    """An A/B run's restart returned: the new server is starting (or could not be started)."""
+
+    error: str | None
 
 
 @dataclass

@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.paths import config_dir
+from loadgen.config import ConfigError
+from loadgen.slo import Slo
+from loadgen.workload import Span, Workload
 from tui.commands.errors import UsageError
 
 
@@ -38,11 +41,40 @@ class BurstPreset:
     endpoint: str = "chat"
     prompt: str | None = None
     payload: str | None = None  # path of a JSON request body
+    # The workload, as `vllm-top bench` takes it (loadgen.workload): lengths "N" or "LO:HI".
+    input_len: str | None = None
+    output_len: str | None = None
+    prefix_len: int = 0
+    prefix_groups: int = 1
+    turns: int = 1
+    think_time: float = 0.0
+    dataset: str | None = None
+    seed: int = 0
+    slo: str | None = None  # "ttft=1s,tpot=50ms": the burst's attainment and goodput
+
+    def workload(self) -> Workload:
+        """ConfigError in one line when it cannot run."""
+        return Workload(
+            input_len=Span.parse(self.input_len, "input length") if self.input_len else None,
+            output_len=Span.parse(self.output_len, "output length") if self.output_len else None,
+            prefix_len=self.prefix_len,
+            prefix_groups=self.prefix_groups,
+            turns=self.turns,
+            think_time=self.think_time,
+            dataset=Path(self.dataset).expanduser() if self.dataset else None,
+            seed=self.seed,
+        )
+
+    def slo_spec(self) -> Slo | None:
+        return Slo.parse(self.slo) if self.slo else None
 
     def describe(self) -> str:
         shape = f"{self.requests} req, c={self.concurrency}"
         if self.rate:
             shape += f", {self.rate:g} req/s"
+        workload = self.workload()
+        if workload.shaped:
+            return f"{shape}, {workload.describe()}"
         return f"{shape}, {self.max_tokens} tok"
 
 
@@ -78,7 +110,11 @@ def _preset(data: Any, where: str) -> BurstPreset:
         raise UsageError(f"{where}: unknown key {sorted(unknown)[0]!r}")
     try:
         preset = BurstPreset(**data)
+        preset.workload()
+        preset.slo_spec()
     except TypeError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    except ConfigError as exc:
         raise UsageError(f"{where}: {exc}") from None
     if preset.requests <= 0 or preset.concurrency <= 0 or preset.max_tokens <= 0:
         raise UsageError(f"{where}: requests, concurrency and max_tokens must be positive")

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from tui.load_views import BurstProgressView, BurstResultView
+from tui.load_views import BurstProgressView, BurstResultView, SearchView
 from tui.widgets.burst_table import BurstTable
 
 
@@ -18,15 +18,14 @@ class LoadPanel(Vertical):
     LoadPanel #load-status { height: auto; padding: 0 1; }
     LoadPanel ProgressBar { padding: 0 1; height: 1; display: none; }
     LoadPanel.active ProgressBar { display: block; }
+    LoadPanel #search-status { height: auto; padding: 0 1; display: none; }
+    LoadPanel.searched #search-status { display: block; }
     """
 
     ascii_only = False
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.runs = 0
-
     def compose(self) -> ComposeResult:
+        yield Static(id="search-status")
         yield Static(id="load-status")
         yield ProgressBar(id="load-progress", show_eta=False)
         yield BurstTable(id="burst-table")
@@ -43,6 +42,8 @@ class LoadPanel(Vertical):
                 " presets  ",
                 ("B", "bold"),
                 " custom  ",
+                ("S", "bold"),
+                " find max  ",
                 ("x", "bold"),
                 " cancel",
             )
@@ -56,9 +57,8 @@ class LoadPanel(Vertical):
         text.append(view.text)
         self.query_one("#load-status", Static).update(text)
 
-    def show_result(self, view: BurstResultView) -> None:
+    def show_result(self, view: BurstResultView, number: int) -> None:
         self.add_class("active")
-        self.runs += 1
         ok_mark = "+" if self.ascii_only else "✓"
         head = f"{ok_mark} {view.label}: " if view.clean else f"! {view.label}: "
         text = Text(head, style="bold")
@@ -69,8 +69,24 @@ class LoadPanel(Vertical):
             text.append(f"\n{view.first_error}", style="red")
         if view.client_bound:
             text.append(f"\nCLIENT-BOUND: {view.client_bound}", style="yellow")
-        text.append("   R: full report", style="dim")
+        text.append("   R: full report  M: compare two", style="dim")
         self.query_one("#load-status", Static).update(text)
         done = max(view.requests, 1)
         self.query_one(ProgressBar).update(total=done, progress=done)
-        self.query_one(BurstTable).add_row(str(self.runs), *view.row)
+        self.query_one(BurstTable).add_row(str(number), *view.row)
+
+    def show_failed(self, label: str, why: str) -> None:
+        """A burst that did not run (or whose load process failed): nothing for the table."""
+        self.remove_class("active")
+        text = Text(f"! {label}: ", style="bold red")
+        text.append(why)
+        self.query_one("#load-status", Static).update(text)
+
+    def show_search(self, view: SearchView) -> None:
+        """The search stays above the bursts (its probes are bursts) until the next one."""
+        self.add_class("searched")
+        text = Text(f"{view.title}\n", style="bold")
+        text.append(f"probes: {view.probes}")
+        if view.answer is not None:
+            text.append(f"\n{view.answer}", style="bold red" if view.failed else "bold green")
+        self.query_one("#search-status", Static).update(text)
