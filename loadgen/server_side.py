@@ -3,8 +3,9 @@
 Latencies from histogram deltas (what was observed between the sample before the run and the
 sample after it, merged over engines): TTFT, time waiting in vLLM's queue, prefill, decode,
 inter-token latency and E2E, each as mean and percentiles (interpolated within buckets, as
-Prometheus does; the minimum and maximum are unknown). Peaks of KV-cache use and of the queue
-from the samples in between (so a peak shorter than the sampling interval can be missed).
+Prometheus does, but never above what the mean allows; the minimum and maximum are unknown).
+Peaks of KV-cache use and of the queue from the samples in between (so a peak shorter than the
+sampling interval can be missed).
 Counters: preemptions, prompt and generation tokens, prefix-cache hits. A series the server
 does not expose is None, never 0.
 
@@ -38,11 +39,17 @@ class HistStats:
         if h.count <= 0:
             return None
 
-        def q(x: float) -> float | None:
-            v = h.quantile(x)
-            return None if v is None else v * 1000.0
+        mean = h.sum / h.count
 
-        return cls(round(h.count), h.sum / h.count * 1000.0, q(0.5), q(0.9), q(0.95), q(0.99))
+        def q(x: float) -> float | None:
+            # Interpolating within a bucket puts half of a bucket's observations at its middle:
+            # a queue that took 1 ms, all in the 0-300 ms bucket, would read p50 150 ms. No
+            # latency is negative, so no more than 1-x of them exceed mean/(1-x) (Markov's
+            # bound): the estimate is never above it.
+            v = h.quantile(x)
+            return None if v is None else min(v, mean / (1 - x)) * 1000.0
+
+        return cls(round(h.count), mean * 1000.0, q(0.5), q(0.9), q(0.95), q(0.99))
 
     def to_json(self) -> dict[str, float | None]:
         return {

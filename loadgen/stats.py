@@ -202,6 +202,7 @@ class Summary:
             else None,
             **({"slo": self.slo.to_json()} if self.slo is not None else {}),
             "server": self._server_json(),
+            **({"server_note": self.server_note} if self.server is None else {}),
             "steady_state": self.steady.to_json() if self.steady is not None else None,
             "delivered": self.delivered.to_json() if self.delivered is not None else None,
             **({"per_turn": [t.to_json() for t in self.per_turn]} if self.per_turn else {}),

@@ -154,6 +154,6 @@ def test_a_server_without_metrics_has_no_server_side_and_says_why(url: str, tmp_
     done = bench("--url", url, "-n", "8", "-c", "4", "--json", str(out), "-q")
     assert done.returncode == 0
     data = json.loads(out.read_text())
-    assert data["server"] is None
+    assert data["server"] is None and "HTTP 404" in data["server_note"]
     assert "unknown: /metrics answered HTTP 404" in done.stdout
     assert data["delivered"]["requested_concurrency"] == 4

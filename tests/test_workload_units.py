@@ -160,3 +160,18 @@ def test_compare_verdicts_and_fail_rules() -> None:
     for bad, words in [("ttft_p99=10%", "rules like"), ("speed_p99=+1%", "unknown figure")]:
         with pytest.raises(ConfigError, match=words):
             parse_fail_on(bad)
+
+
+def test_server_percentiles_stay_within_what_the_mean_allows() -> None:
+    """40 queue waits of about 1 ms, all in vLLM's first bucket (0-300 ms): interpolation alone
+    reads p50 150 ms; no more than half of them can exceed twice the mean."""
+    from engine.metrics import Histogram
+    from loadgen.server_side import HistStats
+
+    first_bucket = Histogram(((0.3, 40.0), (0.5, 40.0), (float("inf"), 40.0)), 0.04, 40.0)
+    stats = HistStats.of(first_bucket)
+    assert stats is not None and stats.mean_ms == pytest.approx(1.0)
+    assert stats.p50_ms == pytest.approx(2.0) and stats.p99_ms == pytest.approx(100.0)
+    spread = Histogram(((0.1, 10.0), (0.3, 20.0), (float("inf"), 20.0)), 3.0, 20.0)
+    wide = HistStats.of(spread)
+    assert wide is not None and wide.p50_ms == pytest.approx(100.0)  # interpolation, unbounded
