@@ -72,10 +72,16 @@ class LoadConfig:
     seed: int = 0
     workload: Workload | None = None  # shaped traffic: lengths, prefix, turns, dataset
     plan: Plan | None = field(default=None, repr=False)  # its prompts, made by loadgen.prompts
+    workers: int | None = 1  # load processes sharing the plan (None: from the cores)
+    shard: int = 0  # which of them this config drives: units shard, shard + workers, ...
+
+    @property
+    def processes(self) -> int:
+        return self.workers or 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
-        for name in ("requests", "concurrency", "max_tokens"):
+        for name in ("requests", "concurrency", "max_tokens", "workers"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be a positive number, not {value}")
@@ -205,4 +211,5 @@ class LoadConfig:
             "payloads": len(self.payloads),
             "api_key": "***" if self.api_key else None,
             "ignore_eos": self.ignore_eos,
+            "workers": self.workers,
         }

@@ -6,11 +6,11 @@ the cockpit's bursts (a panel and charts) both follow a run through this one loo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from loadgen.config import LoadConfig
-from loadgen.process import LoadProcess
+from loadgen.process import LoadWorkers
 from loadgen.record import RequestRecord
 from loadgen.slo import Slo
 from loadgen.stats import Summary, summarize
@@ -25,7 +25,7 @@ class Progress:
     ttft_p50_ms: float | None  # over the last 10 s of finished requests
     output_token_rate: float  # likewise, tokens/s
     t0_monotonic: float | None  # the run's time 0 on time.monotonic() (None until it starts)
-    records: tuple[RequestRecord, ...]  # every request finished so far
+    records: Sequence[RequestRecord]  # every request finished so far (grows: read, don't keep)
 
     @property
     def failed(self) -> bool:
@@ -41,7 +41,7 @@ class LiveRun:
 
     def __init__(self, config: LoadConfig) -> None:
         self.config = config
-        self._load: LoadProcess | None = None
+        self._load: LoadWorkers | None = None
         self._cancel = threading.Event()
 
     @property
@@ -58,7 +58,7 @@ class LiveRun:
         if config is not None:
             self.config = config
         if not self._cancel.is_set():
-            self._load = LoadProcess(self.config)
+            self._load = LoadWorkers(self.config)
             self._load.start()
 
     def cancel(self) -> None:
@@ -77,9 +77,8 @@ class LiveRun:
             yield self.progress()
 
     def progress(self) -> Progress:
-        records = tuple(self._load.records) if self._load is not None else ()
-        now = max((r.end or 0.0 for r in records), default=0.0)
-        window = rolling(records, now)
+        records: Sequence[RequestRecord] = self._load.records if self._load is not None else ()
+        window = rolling(records)
         return Progress(
             done=len(records),
             ok=sum(1 for r in records if r.ok),
@@ -99,16 +98,20 @@ class LiveRun:
             return summarize(self.config, [], None, cancelled=True, slo=slo, lengths_exact=exact)
         load.join(10)
         if load.failed is not None:
-            raise LoadFailed(load.failed.error)
-        assert load.finished is not None
-        return summarize(
+            raise LoadFailed(load.failed)
+        finished = load.finished
+        assert finished is not None
+        summary = summarize(
             self.config,
             load.records,
-            load.finished.client,
-            load.finished.cancelled,
+            finished.client,
+            finished.cancelled,
             slo=slo,
             lengths_exact=exact,
         )
+        losses = tuple(load.losses[w].describe() for w in sorted(load.losses))
+        lost = sum(loss.lost or 0 for loss in load.losses.values())
+        return replace(summary, workers=load.workers, worker_losses=losses, lost=lost)
 
     @property
     def records(self) -> list[RequestRecord]:

@@ -1,8 +1,12 @@
-"""Run a load in its own process and stream what happens back to the caller.
+"""Run a load in worker processes and stream what happens back to the caller.
 
 The caller (the dashboard, or `vllm-top bench` drawing its progress bar) never shares an event
-loop or a GIL with the requests it times. Finished requests arrive in batches every 100 ms;
-a run can be cancelled, and in-flight requests are then recorded as cancelled.
+loop or a GIL with the requests it times. One plan is split between `config.workers` processes
+(loadgen.runner.unit_numbers): each opens its connections, waits at one start barrier, then
+sends its share. Finished requests come back raw, in batches every 100 ms, and are merged onto
+one time axis. A run can be cancelled (in-flight requests are then recorded as cancelled); a
+worker that dies is reported, the requests it had not returned are counted as lost, and the
+others go on.
 """
 
 from __future__ import annotations
@@ -10,58 +14,128 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import math
 import multiprocessing as mp
+import os
 import queue
+import signal
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
 from loadgen.config import LoadConfig
 from loadgen.record import RequestRecord
-from loadgen.runner import run_load
+from loadgen.runner import run_load, unit_numbers
 from loadgen.stats import ClientHealth
 
 BATCH_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True)
+class Ready:
+    worker: int  # connections open, waiting at the barrier
+
+
+@dataclass(frozen=True)
 class RunStarted:
-    t0_monotonic: float  # the run's time 0 on time.monotonic(), shared by all processes
+    worker: int
+    t0_monotonic: float  # this worker's time 0 on time.monotonic(), shared by all processes
 
 
 @dataclass(frozen=True)
 class RecordsBatch:
+    worker: int
     records: list[RequestRecord]
 
 
 @dataclass(frozen=True)
 class RunFinished:
+    worker: int
     client: ClientHealth
     cancelled: bool
 
 
 @dataclass(frozen=True)
 class RunFailed:
+    worker: int
     error: str
 
 
-LoadMessage = RunStarted | RecordsBatch | RunFinished | RunFailed
+LoadMessage = Ready | RunStarted | RecordsBatch | RunFinished | RunFailed
 
 
-def _child(config: LoadConfig, out: mp.Queue[LoadMessage], cancel_flag: MpEvent) -> None:
+@dataclass(frozen=True)
+class WorkerLoss:
+    """A worker that died or failed mid-run."""
+
+    worker: int
+    error: str
+    lost: int | None  # requests it never returned (None: a duration-bound run, unknown)
+
+    def describe(self) -> str:
+        lost = "" if self.lost is None else f", {self.lost} requests lost"
+        return f"worker {self.worker + 1} failed ({self.error}){lost}"
+
+
+STREAMS_PER_WORKER = 128  # past this, one core's event loop delays chunks (bench.client_overhead)
+
+
+def auto_workers(config: LoadConfig, cores: int | None = None) -> int:
+    """Workers for a run when none were asked for: one per 128 streams in flight, leaving
+    a core for everything else (the server, when it runs here; the dashboard)."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    streams = config.concurrency or math.ceil(config.rate or 1)  # ~1 s per request at a rate
+    return max(1, min(cores - 1, math.ceil(streams / STREAMS_PER_WORKER)))
+
+
+def shard_configs(config: LoadConfig) -> list[LoadConfig]:
+    """The plan split between its workers: each takes every W-th unit and its part of the
+    concurrency (never more workers than concurrency slots or units)."""
+    workers = config.workers or auto_workers(config)
+    if config.concurrency is not None:
+        workers = min(workers, config.concurrency)
+    if config.units is not None:
+        workers = min(workers, config.units)
+    workers = max(1, workers)
+    shards = []
+    for w in range(workers):
+        cap = config.concurrency
+        if cap is not None:
+            cap = cap // workers + (1 if w < cap % workers else 0)
+        shards.append(replace(config, workers=workers, shard=w, concurrency=cap))
+    return shards
+
+
+def planned_requests(shard: LoadConfig) -> int | None:
+    """How many requests a shard sends when the run is bounded by a count."""
+    if shard.requests is None or shard.duration is not None:
+        return None
+    return sum(
+        min(shard.turns, shard.requests - unit * shard.turns) for unit in unit_numbers(shard)
+    )
+
+
+def _child(config: LoadConfig, out: mp.Queue[LoadMessage], cancel: MpEvent, go: MpEvent) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the caller decides what it means
+    # (it cancels the run through `cancel`), so the worker must not die of it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
     with contextlib.suppress(ImportError):
-        import uvloop  # comes with vLLM; ~20% less client CPU per chunk when present
+        import uvloop  # ~20% less client CPU per chunk
 
         runner = uvloop.run
     try:
-        runner(_child_main(config, out, cancel_flag))
+        runner(_child_main(config, out, cancel, go))
     except Exception as exc:  # report, don't die silently: the caller is waiting
-        out.put(RunFailed(f"{type(exc).__name__}: {exc}"))
+        out.put(RunFailed(config.shard, f"{type(exc).__name__}: {exc}"))
 
 
-async def _child_main(config: LoadConfig, out: mp.Queue[LoadMessage], flag: MpEvent) -> None:
+async def _child_main(
+    config: LoadConfig, out: mp.Queue[LoadMessage], flag: MpEvent, go: MpEvent
+) -> None:
+    me = config.shard
     pending: list[RequestRecord] = []
     cancel = asyncio.Event()
 
@@ -71,8 +145,12 @@ async def _child_main(config: LoadConfig, out: mp.Queue[LoadMessage], flag: MpEv
             if flag.is_set():
                 cancel.set()
             if pending:
-                out.put(RecordsBatch(pending.copy()))
+                out.put(RecordsBatch(me, pending.copy()))
                 pending.clear()
+
+    async def barrier() -> None:
+        out.put(Ready(me))
+        await asyncio.to_thread(go.wait)
 
     # Everything allocated so far lives for the whole run: keep the collector off it.
     gc.freeze()
@@ -81,15 +159,32 @@ async def _child_main(config: LoadConfig, out: mp.Queue[LoadMessage], flag: MpEv
         config,
         on_record=pending.append,
         cancel=cancel,
-        on_start=lambda t0: out.put(RunStarted(t0)),
+        on_start=lambda t0: out.put(RunStarted(me, t0)),
+        keep_records=False,
+        ready=barrier,
     )
     pumping.cancel()
     if pending:
-        out.put(RecordsBatch(pending.copy()))
-    out.put(RunFinished(result.client, result.cancelled))
+        out.put(RecordsBatch(me, pending.copy()))
+    out.put(RunFinished(me, result.client, result.cancelled))
 
 
-class LoadProcess:
+def merged_health(health: list[ClientHealth]) -> ClientHealth:
+    """The client's health over all workers: CPU adds up (cores used), lag is the worst
+    worker's, and CLIENT-BOUND names the workers that were."""
+    if len(health) == 1:
+        return health[0]
+    reasons = [f"worker {i + 1}: {h.reason}" for i, h in enumerate(health) if h.bound]
+    return ClientHealth(
+        cpu_fraction=sum(h.cpu_fraction for h in health),
+        loop_lag_p99_ms=max(h.loop_lag_p99_ms for h in health),
+        loop_lag_max_ms=max(h.loop_lag_max_ms for h in health),
+        bound=bool(reasons),
+        reason="; ".join(reasons) or None,
+    )
+
+
+class LoadWorkers:
     @staticmethod
     def prepare() -> None:
         """Start multiprocessing's resource tracker now, while sys.stderr is the real one.
@@ -105,25 +200,64 @@ class LoadProcess:
     def __init__(self, config: LoadConfig) -> None:
         ctx = mp.get_context("spawn")  # no fork of a threaded UI process
         self.config = config
+        self.shards = shard_configs(config)
         self._queue: mp.Queue[LoadMessage] = ctx.Queue()
         self._cancel = ctx.Event()
-        self._proc = ctx.Process(
-            target=_child, args=(config, self._queue, self._cancel), daemon=True, name="loadgen"
-        )
-        self.records: list[RequestRecord] = []
+        self._go = ctx.Event()
+        self._procs = [
+            ctx.Process(
+                target=_child,
+                args=(shard, self._queue, self._cancel, self._go),
+                daemon=True,
+                name=f"loadgen-{shard.shard + 1}",
+            )
+            for shard in self.shards
+        ]
+        self.records: list[RequestRecord] = []  # every worker's, on the first one's clock
         self.t0_monotonic: float | None = None
-        self.finished: RunFinished | None = None
-        self.failed: RunFailed | None = None
+        self._t0: dict[int, float] = {}
+        self._returned = [0] * len(self.shards)
+        self._ready: set[int] = set()
+        self._finished: dict[int, RunFinished] = {}
+        self.losses: dict[int, WorkerLoss] = {}
+
+    @property
+    def workers(self) -> int:
+        return len(self.shards)
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [p.pid for p in self._procs]
 
     def start(self) -> None:
-        self._proc.start()
+        for proc in self._procs:
+            proc.start()
 
     def cancel(self) -> None:
         self._cancel.set()
+        self._go.set()  # a worker still at the barrier starts, sees the cancel, stops
 
     @property
     def done(self) -> bool:
-        return self.finished is not None or self.failed is not None
+        return len(self._finished) + len(self.losses) == len(self.shards)
+
+    @property
+    def finished(self) -> RunFinished | None:
+        """The run's end over every worker that finished (None while any is still running,
+        or when none finished)."""
+        if not self.done or not self._finished:
+            return None
+        ends = [self._finished[w] for w in sorted(self._finished)]
+        return RunFinished(
+            -1, merged_health([e.client for e in ends]), any(e.cancelled for e in ends)
+        )
+
+    @property
+    def failed(self) -> str | None:
+        """Why the run failed as a whole: every worker failed."""
+        if self.done and not self._finished:
+            return "; ".join(loss.error for loss in self.losses.values())
+        return None
 
     def poll(self, timeout: float = 0.0) -> list[LoadMessage]:
         """Messages that arrived, waiting up to `timeout` for the first one."""
@@ -136,29 +270,54 @@ class LoadProcess:
             pass
         for msg in got:
             self._take(msg)
-        if not got and not self.done and not self._proc.is_alive():
-            # The queue's feeder may deliver the last messages just after the exit.
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    msg = self._queue.get(timeout=0.5)
-                    got.append(msg)
-                    self._take(msg)
-            if not self.done:
-                self.failed = RunFailed(f"load process exited with code {self._proc.exitcode}")
+        if not got and not self.done:
+            self._notice_dead()
+        if not self._go.is_set() and len(self._ready | set(self.losses)) == len(self.shards):
+            self._go.set()
         return got
 
+    def _notice_dead(self) -> None:
+        dead = [
+            w
+            for w, proc in enumerate(self._procs)
+            if not proc.is_alive() and w not in self._finished and w not in self.losses
+        ]
+        if not dead:
+            return
+        # The queue's feeder may deliver a worker's last messages just after its exit.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._take(self._queue.get(timeout=0.5))
+        for w in dead:
+            if w not in self._finished and w not in self.losses:
+                self._lose(w, f"exited with code {self._procs[w].exitcode}")
+
+    def _lose(self, worker: int, error: str) -> None:
+        planned = planned_requests(self.shards[worker])
+        lost = None if planned is None else max(0, planned - self._returned[worker])
+        self.losses[worker] = WorkerLoss(worker, error, lost)
+
     def _take(self, msg: LoadMessage) -> None:
-        if isinstance(msg, RunStarted):
-            self.t0_monotonic = msg.t0_monotonic
+        if isinstance(msg, Ready):
+            self._ready.add(msg.worker)
+        elif isinstance(msg, RunStarted):
+            if self.t0_monotonic is None:
+                self.t0_monotonic = msg.t0_monotonic
+            self._t0[msg.worker] = msg.t0_monotonic
         elif isinstance(msg, RecordsBatch):
+            shift = self._t0.get(msg.worker, 0.0) - (self.t0_monotonic or 0.0)
+            for record in msg.records:
+                record.shift(shift)
             self.records.extend(msg.records)
+            self._returned[msg.worker] += len(msg.records)
         elif isinstance(msg, RunFinished):
-            self.finished = msg
+            self._finished[msg.worker] = msg
         else:
-            self.failed = msg
+            self._lose(msg.worker, msg.error)
 
     def join(self, timeout: float | None = None) -> None:
-        self._proc.join(timeout)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join()
+        for proc in self._procs:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()

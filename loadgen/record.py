@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
+
+
+def _gaps() -> MutableSequence[float]:
+    # float32: 4 bytes a gap instead of a list's 32, exact to 1 part in 10^7 (under 0.1 us
+    # for any gap under a second); a long run keeps millions of them.
+    return array("f")
 
 
 @dataclass(slots=True)
@@ -14,7 +22,7 @@ class RequestRecord:
     first_token: float | None = None  # first chunk that carried generated tokens
     last_token: float | None = None
     end: float | None = None  # response fully read
-    itl: list[float] = field(default_factory=list)  # gaps between token-bearing chunks, s
+    itl: MutableSequence[float] = field(default_factory=_gaps)  # between token chunks, s
     chunks: int = 0  # token-bearing chunks
     prompt_tokens: int | None = None
     output_tokens: int | None = None
@@ -25,6 +33,21 @@ class RequestRecord:
     status: int | None = None
     error_kind: str | None = None
     error: str | None = None
+
+    def shift(self, by: float) -> None:
+        """Move every time by `by` seconds (onto another process's time 0)."""
+        if by == 0.0:
+            return
+        self.intended += by
+        self.sent += by
+        if self.first_byte is not None:
+            self.first_byte += by
+        if self.first_token is not None:
+            self.first_token += by
+        if self.last_token is not None:
+            self.last_token += by
+        if self.end is not None:
+            self.end += by
 
     @property
     def ok(self) -> bool:

@@ -88,10 +88,14 @@ def render_report(summary: Summary, title: str = "vllm-top bench") -> str:
             if c.bound
             else "not the bottleneck"
         )
+        chosen = "" if summary.config.workers is not None else ", chosen from the cores"
+        procs = f" in {summary.workers} load process{'es' if summary.workers > 1 else ''}{chosen}"
         lines.append(
-            f"Client:              {c.cpu_fraction:.0%} of a core, event-loop lag p99 "
+            f"Client:              {c.cpu_fraction:.0%} of a core{procs}, event-loop lag p99 "
             f"{c.loop_lag_p99_ms:.1f} ms ({verdict})"
         )
+    for loss in summary.worker_losses:
+        lines.append(f"Lost:                {loss}")
     lines.append("=" * width)
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,16 +40,25 @@ class RunResult:
     cancelled: bool
 
 
+def unit_numbers(config: LoadConfig) -> Iterator[int]:
+    """The units (requests, or conversations) this process sends: every one when it works
+    alone, else every `workers`-th from its shard on (bodies and indices stay global)."""
+    if config.units is not None:
+        return iter(range(config.shard, config.units, config.processes))
+    return itertools.count(config.shard, config.processes)
+
+
 def arrival_offsets(config: LoadConfig) -> Iterator[float]:
-    """Intended send times in seconds from the start: all at 0 for a burst."""
+    """Intended send times in seconds from the start of this process's units: all at 0 for a
+    burst. Split over W processes, a constant rate keeps its global schedule (unit i at i/R)
+    and Poisson arrivals become W independent streams of R/W, whose sum is Poisson at R."""
     if config.rate is None:
         return itertools.repeat(0.0)
     if config.arrival == "constant":
-        return (i / config.rate for i in itertools.count())
-    rng = random.Random(config.seed)
-    return itertools.accumulate(
-        (rng.expovariate(config.rate) for _ in itertools.count()), initial=0.0
-    )
+        return (i / config.rate for i in unit_numbers(config))
+    rng = random.Random(config.seed if config.processes == 1 else f"{config.seed}/{config.shard}")
+    rate = config.rate / config.processes
+    return itertools.accumulate((rng.expovariate(rate) for _ in itertools.count()), initial=0.0)
 
 
 def resolve_model(config: LoadConfig) -> LoadConfig:
@@ -79,7 +88,7 @@ def resolve_model(config: LoadConfig) -> LoadConfig:
 
 async def _warm(session: aiohttp.ClientSession, config: LoadConfig) -> None:
     """Open the connections the run will need before the clock starts."""
-    wanted = config.concurrency or math.ceil(config.rate or 1)
+    wanted = config.concurrency or math.ceil((config.rate or 1) / config.processes)
     if config.requests is not None:
         wanted = min(wanted, config.requests)
     wanted = max(1, min(wanted, MAX_WARM_CONNECTIONS))
@@ -99,17 +108,26 @@ async def run_load(
     clock: Callable[[], float] = time.perf_counter,
     warm: bool = True,
     on_start: Callable[[float], None] | None = None,
+    keep_records: bool = True,
+    ready: Callable[[], Awaitable[None]] | None = None,
 ) -> RunResult:
+    """Run the load; every finished request goes to `on_record`. keep_records=False: the
+    result's records are empty (a caller that streams them elsewhere keeps memory flat).
+    ready: awaited once the connections are open, before the clock starts (a start barrier
+    between the processes of one run)."""
     records: list[RequestRecord] = []
 
     def finished(record: RequestRecord) -> None:
-        records.append(record)
+        if keep_records:
+            records.append(record)
         if on_record is not None:
             on_record(record)
 
     async with Client(config) as http:
         if warm:
             await _warm(http.session, config)
+        if ready is not None:
+            await ready()
         watch = SelfWatch()
         watch.start()
         t0 = clock()
@@ -159,13 +177,7 @@ async def _drive(
         return "".join(reply or ())
 
     async def one(index: int, intended: float) -> None:
-        if slots is not None:
-            await slots.acquire()  # queued requests were never sent: not part of the run
-        try:
-            await send(RequestRecord(index=index, intended=intended))
-        finally:
-            if slots is not None:
-                slots.release()
+        await send(RequestRecord(index=index, intended=intended))
 
     async def conversation(number: int, intended: float) -> None:
         """A user's turns, one after the other: each sees the conversation so far. A
@@ -173,42 +185,47 @@ async def _drive(
         assert config.plan is not None and config.workload is not None
         turns = config.plan.conversations[number % len(config.plan.conversations)]
         history: list[dict[str, str]] = []
-        if slots is not None:
-            await slots.acquire()
-        try:
-            for turn_number, turn in enumerate(turns):
-                index = number * config.turns + turn_number
-                if config.requests is not None and index >= config.requests:
-                    return
-                record = RequestRecord(index=index, intended=intended)
-                record.conversation, record.turn = number, turn_number
-                reply = await send(record, config.turn_body(turn, history))
-                if not record.ok:
-                    return  # the conversation cannot go on without its answer
-                history += [{"role": "user", "content": turn.text}]
-                history += [{"role": "assistant", "content": reply}]
-                if config.workload.think_time and turn_number + 1 < len(turns):
-                    await asyncio.sleep(config.workload.think_time)
-                intended = clock() - t0
-        finally:
-            if slots is not None:
-                slots.release()
+        for turn_number, turn in enumerate(turns):
+            index = number * config.turns + turn_number
+            if config.requests is not None and index >= config.requests:
+                return
+            record = RequestRecord(index=index, intended=intended)
+            record.conversation, record.turn = number, turn_number
+            reply = await send(record, config.turn_body(turn, history))
+            if not record.ok:
+                return  # the conversation cannot go on without its answer
+            history += [{"role": "user", "content": turn.text}]
+            history += [{"role": "assistant", "content": reply}]
+            if config.workload.think_time and turn_number + 1 < len(turns):
+                await asyncio.sleep(config.workload.think_time)
+            intended = clock() - t0
 
     unit = conversation if config.turns > 1 else one
     try:
         if config.rate is None and config.duration is not None:
             await _closed_loop(config, t0, clock, unit)
             return
-        indices = range(config.units) if config.units is not None else itertools.count()
-        for index, offset in zip(indices, arrival_offsets(config), strict=False):
+        # The plan streams: the next request is made only when it is due and, under a
+        # concurrency cap, only once a slot is free, so at most C requests exist at a time
+        # whatever the run's length (a task per request made up front cost ~110 MB/s and
+        # blocked the loop, cancel included, for as long as it took).
+        for count, (index, offset) in enumerate(
+            zip(unit_numbers(config), arrival_offsets(config), strict=False)
+        ):
             if deadline is not None and offset >= deadline:
                 break
             delay = t0 + offset - clock()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if slots is not None:
+                await slots.acquire()  # queued requests were never sent: not part of the run
+            elif count % 64 == 63:
+                await asyncio.sleep(0)  # an uncapped burst: let the first ones go out
             task = asyncio.create_task(unit(index, offset))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
+            if slots is not None:
+                task.add_done_callback(lambda _: slots.release())
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
     except asyncio.CancelledError:
@@ -227,16 +244,15 @@ async def _closed_loop(
     """C users, each sending its next request (or conversation) as soon as the last one ends,
     until the deadline."""
     assert config.duration is not None and config.concurrency is not None
-    counter = itertools.count()
-    limit = config.units
+    numbers = unit_numbers(config)
 
     async def user() -> None:
         while True:
             now = clock() - t0
             if now >= config.duration:  # type: ignore[operator]
                 return
-            index = next(counter)
-            if limit is not None and index >= limit:
+            index = next(numbers, None)
+            if index is None:
                 return
             await one(index, now)
 

@@ -154,6 +154,9 @@ class Summary:
     lengths_exact: bool | None = None  # prompt lengths as the server counts them (a workload)
     server: ServerSide | None = None  # attached after the run, from /metrics
     server_note: str | None = None  # why there is no server side
+    workers: int = 1  # load processes that shared the run
+    worker_losses: tuple[str, ...] = ()  # workers that died, and what was lost with them
+    lost: int = 0  # requests a dead worker never returned: neither success nor failure
 
     @property
     def success_rate(self) -> float:
@@ -197,6 +200,9 @@ class Summary:
             "cancelled": self.cancelled,
             "cancelled_in_flight": self.cancelled_in_flight,
             "retried": self.retried,
+            "workers": self.workers,
+            **({"worker_losses": list(self.worker_losses)} if self.worker_losses else {}),
+            "lost": self.lost,
             "workload": self.config.workload.to_json(self.lengths_exact)
             if self.config.workload is not None and self.config.workload.shaped
             else None,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.config import LoadConfig
-from loadgen.process import LoadProcess
+from loadgen.process import LoadWorkers
 from loadgen.runner import RunResult, UnreachableError, resolve_model, run_load
 from loadgen.stats import summarize
 from tests.helpers import free_port, wait_until
@@ -228,7 +228,7 @@ def test_server_going_down_mid_run_fails_the_rest_but_finishes() -> None:
 
 def test_load_process_streams_records_and_can_be_cancelled(truth_url: str) -> None:
     config = resolve_model(LoadConfig(truth_url, requests=200, concurrency=2, max_tokens=TOKENS))
-    load = LoadProcess(config)
+    load = LoadWorkers(config)
     load.start()
     assert wait_until(lambda: bool(load.poll()) and len(load.records) >= 4, 30)
     load.cancel()

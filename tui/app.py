@@ -25,7 +25,7 @@ from engine.events import ExitEvent, ServerState, StateEvent
 from engine.session import Session
 from engine.share import Share
 from engine.watcher import ServerWatcher
-from loadgen.process import LoadProcess
+from loadgen.process import LoadWorkers
 from tui import messages as msg
 from tui.bursts import BurstController
 from tui.commands.dashboard_config import UiConfig
@@ -68,7 +68,7 @@ class CockpitApp(App[int]):
     ) -> None:
         """start_workers False: nothing is started or watched (seeded snapshots)."""
         super().__init__()
-        LoadProcess.prepare()
+        LoadWorkers.prepare()
         self.session = session
         self.config = config
         self.start_workers = start_workers

@@ -106,6 +106,7 @@ def preset_config(preset: BurstPreset, session: Session) -> LoadConfig:
         prompt=preset.prompt or DEFAULT_PROMPT,
         seed=preset.seed,
         workload=workload if workload.shaped else None,
+        workers=None,  # as many load processes as the streams need (loadgen.process)
     )
 
 

@@ -238,6 +238,11 @@ def _add_bench(
     bench.add_argument(
         "--seed", type=int, default=0, help="seed of the Poisson arrivals and of the workload"
     )
+    bench.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="load processes sharing the run (default: one per 128 streams, leaving a core)",
+    )
     shape = bench.add_argument_group(
         "workload (prompts of exact lengths in the server's tokens, via its /tokenize)"
     )

@@ -75,6 +75,7 @@ def build_config(args: argparse.Namespace) -> tuple[LoadConfig, list[int]]:
         seed=args.seed,
         prompt=args.prompt or DEFAULT_PROMPT,
         workload=workload if workload.shaped else None,
+        workers=args.workers,
     )
     return config, sweep
 
