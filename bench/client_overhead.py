@@ -1,19 +1,20 @@
-"""Client overhead of three load generators against a server with programmed timings.
+"""Client overhead of load generators against a server with programmed timings.
 
-    python -m bench.client_overhead [--concurrency 64,256,512] [--tokens 64] [--itl 0.05]
+    python -m bench.client_overhead [--concurrency 64,256,512] [--tokens 64] [--waves 6]
 
-The truth server (tests/truth_server.py) runs pinned to CPU 1 and streams two tokens per SSE
-chunk, every `itl` seconds after a `ttft` of 200 ms; it records when it really wrote each first
-token. Each client runs in its own process pinned to CPU 0, one wave of C requests at
-concurrency C, and reports its CPU time, its TTFTs and the tokens it counted:
+The truth server (tests/truth_server.py) runs pinned to CPU 1 and streams one token per SSE
+chunk (as vLLM does by default), every `itl` seconds after a `ttft` of 200 ms; it records when
+it really wrote each first token. Each client runs in its own process pinned to CPU 0, twice:
+one wave of C requests at concurrency C, then `waves` waves. CPU per chunk is the difference of
+the two runs' CPU (user + system, measured inside the process around the run only) over the
+difference of their chunks, so imports, connection set-up and the first wave cancel out. TTFT
+error is the one-wave run's client TTFT percentile minus the server's own record.
 
-- vllm-top:   loadgen.runner.run_load (this project)
+- vllm-top:   loadgen.runner.run_load on uvloop, as its load processes run it (this project)
 - prototype:  the original script's shape: asyncio + aiohttp + Semaphore with aiohttp's default
               session (100-connection pool, 300 s total timeout), line iteration, one token per
               `data:` line
 - vllm-bench: vLLM's own client, vllm.benchmarks.lib.endpoint_request_func (if it imports)
-
-TTFT error = client p50/p99 TTFT minus the server's actual p50/p99 first-token time.
 """
 
 from __future__ import annotations
@@ -131,8 +132,13 @@ def run_client(name: str, url: str, n: int, c: int, tokens: int) -> None:
     if name == "vllm-bench":
         import vllm.benchmarks.lib.endpoint_request_func  # noqa: F401
     fn = {"vllm-top": _vllm_top, "prototype": _prototype, "vllm-bench": _vllm_bench}[name]
+    run: Any = asyncio.run
+    if name == "vllm-top":
+        import uvloop
+
+        run = uvloop.run
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    result = asyncio.run(fn(url, n, c, tokens))
+    result = run(fn(url, n, c, tokens))
     result["cpu_s"] = time.process_time() - cpu0
     result["wall_s"] = time.perf_counter() - wall0
     print(json.dumps(result))
@@ -151,60 +157,70 @@ def _server_ttfts(url: str) -> list[float]:
         return ttfts
 
 
+def _client_run(name: str, url: str, n: int, c: int, tokens: int) -> dict[str, Any] | str:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.client_overhead", "--run-client", name, "--url", url,
+         "-n", str(n), "-c", str(c), "--tokens", str(tokens)],
+        cwd=ROOT, capture_output=True, text=True, preexec_fn=_pinned(0), timeout=900,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines() or ["?"])[-1][:60]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrency", default="64,256,512")
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--itl", type=float, default=0.05)
     parser.add_argument("--ttft", type=float, default=0.2)
+    parser.add_argument("--waves", type=int, default=6)
+    parser.add_argument("--clients", default=",".join(CLIENTS))
     parser.add_argument("--port", type=int, default=8977)
     parser.add_argument("--run-client", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("-n", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("-c", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_client:
-        run_client(args.run_client, args.url, args.n, args.n, args.tokens)
+        run_client(args.run_client, args.url, args.n, args.c, args.tokens)
         return
 
     url = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.truth_server", "--port", str(args.port), "--ttft",
-         str(args.ttft), "--itl", str(args.itl), "--tokens-per-chunk", "2"],
+         str(args.ttft), "--itl", str(args.itl), "--tokens", str(args.tokens)],
         cwd=ROOT, stdout=subprocess.DEVNULL, preexec_fn=_pinned(1),
     )  # fmt: skip
     time.sleep(2)
-    chunks_per_request = (args.tokens + 1) // 2
     print(
-        f"truth: TTFT {args.ttft * 1000:.0f} ms, a chunk of 2 tokens every "
-        f"{args.itl * 1000:.0f} ms, {args.tokens} tokens per request; "
-        "client on CPU 0, server on CPU 1\n"
+        f"truth: TTFT {args.ttft * 1000:.0f} ms, one token per chunk every "
+        f"{args.itl * 1000:.0f} ms, {args.tokens} tokens per request; client on CPU 0, "
+        f"server on CPU 1; CPU per chunk = ({args.waves} waves - 1 wave) / chunks\n"
     )
     print(
-        f"{'streams':>7} {'client':<11}{'ok':>5}{'chunks/s per core':>19}{'client CPU':>11}"
-        f"{'TTFT p50 err':>14}{'TTFT p99 err':>14}{'tokens counted':>16}"
+        f"{'streams':>7} {'client':<11}{'ok':>6}{'CPU/chunk':>11}{'chunks/s/core':>15}"
+        f"{'TTFT p50 err':>14}{'TTFT p99 err':>14}{'tokens counted':>18}"
     )
     try:
         for c in [int(x) for x in args.concurrency.split(",")]:
-            for name in CLIENTS:
+            for name in args.clients.split(","):
                 _server_ttfts(url)  # reset
-                done = subprocess.run(
-                    [sys.executable, "-m", "bench.client_overhead", "--run-client", name,
-                     "--url", url, "-n", str(c), "--tokens", str(args.tokens)],
-                    cwd=ROOT, capture_output=True, text=True, preexec_fn=_pinned(0), timeout=600,
-                )  # fmt: skip
-                if done.returncode != 0:
-                    reason = (done.stderr.strip().splitlines() or ["?"])[-1][:60]
-                    print(f"{c:>7} {name:<11} failed: {reason}")
-                    continue
-                r = json.loads(done.stdout.strip().splitlines()[-1])
+                one = _client_run(name, url, c, c, args.tokens)
                 truth = _server_ttfts(url)
-                chunks = r["ok"] * chunks_per_request
-                err50 = (_pct(r["ttfts"], 50) - _pct(truth, 50)) * 1000 if r["ttfts"] else 0
-                err99 = (_pct(r["ttfts"], 99) - _pct(truth, 99)) * 1000 if r["ttfts"] else 0
+                many = _client_run(name, url, c * args.waves, c, args.tokens)
+                if isinstance(one, str) or isinstance(many, str):
+                    print(f"{c:>7} {name:<11} failed: {one if isinstance(one, str) else many}")
+                    continue
+                chunks = (many["ok"] - one["ok"]) * args.tokens
+                per_chunk = (many["cpu_s"] - one["cpu_s"]) / max(chunks, 1)
+                err50 = (_pct(one["ttfts"], 50) - _pct(truth, 50)) * 1000 if one["ttfts"] else 0
+                err99 = (_pct(one["ttfts"], 99) - _pct(truth, 99)) * 1000 if one["ttfts"] else 0
                 print(
-                    f"{c:>7} {name:<11}{r['ok']:>5}{chunks / max(r['cpu_s'], 1e-9):>19,.0f}"
-                    f"{r['cpu_s'] / r['wall_s']:>10.0%} {err50:>+11.1f} ms{err99:>+11.1f} ms"
-                    f"{r['tokens']:>9,} / {r['ok'] * args.tokens:,}"
+                    f"{c:>7} {name:<11}{many['ok']:>6}{per_chunk * 1e6:>8.1f} us"
+                    f"{1 / max(per_chunk, 1e-9):>15,.0f}{err50:>+11.1f} ms{err99:>+11.1f} ms"
+                    f"{many['tokens']:>10,} / {many['ok'] * args.tokens:,}"
                 )
     finally:
         server.terminate()

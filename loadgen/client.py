@@ -1,110 +1,85 @@
-"""Send one request and time it. aiohttp, with none of its defaults left to chance.
+"""Send one request and time it, on the lean HTTP/1.1 client of loadgen.wire.
 
-- No connection-pool cap (aiohttp's is 100): concurrency is bounded by our own semaphore, so
-  time spent waiting for a slot is measured as queue delay instead of hidden in TTFT.
-- No total timeout (aiohttp's is 300 s, which kills long generations); a read timeout catches
-  stalls instead.
+- No connection-pool cap: concurrency is bounded by the runner's own slots, so time spent
+  waiting for a slot is measured as queue delay instead of hidden in TTFT.
+- No total timeout (a long generation is not a failure); a stall timeout catches a server
+  that stops sending.
 - Keep-alive shorter than vLLM's 5 s, so a burst after an idle pause rarely takes a socket the
   server has already closed.
 - Rarely is not never: a client whose event loop stalls (seen: 4.3 s at p99 on 2 cores shared
   with vLLM) takes a connection that looked fresh and writes to it after the server closed it.
-  Such a request never reached the server. When a *reused* connection fails before a single
-  byte of response, the request is sent once more on a new connection and counted as retried.
+  Such a request never reached the server. When a connection taken from the pool (one that
+  carried an earlier request, or was opened before the run) dies before a single byte of
+  response, the request is sent once more on a new connection and counted as retried.
   Never after a response byte, never on a new connection, never twice: a server that may have
   read the request is never sent it again.
+- Every chunk is handled inside the read callback (no future or task switch per chunk), with
+  orjson for the event's JSON: the client must keep up with a GPU's stream of tokens.
 """
 
 from __future__ import annotations
 
-import contextvars
+import asyncio
+import contextlib
 import functools
 import json
 import time
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
-from aiohttp.client_proto import ResponseHandler
-from aiohttp.connector import Connection
+import orjson
 
 from engine.redact import Redactor
 from loadgen.config import LoadConfig
 from loadgen.record import RequestRecord
 from loadgen.sse import DONE, SSEParser
+from loadgen.wire import (
+    ClosedBeforeResponse,
+    ConnectFailed,
+    Connection,
+    DroppedMidResponse,
+    Exchange,
+    Pool,
+    Stalled,
+    Target,
+    request_bytes,
+)
 
 CLIENT_KEEPALIVE_S = 4.0
-READ_BUFSIZE = 1 << 20
-
-
-@dataclass
-class _Attempt:
-    reused: bool = False  # the connection had carried an earlier request
-
-
-_ATTEMPT: contextvars.ContextVar[_Attempt] = contextvars.ContextVar("vllm_top_attempt")
-
-
-class _ReuseAwareConnector(aiohttp.TCPConnector):
-    """Tells the request being sent whether its connection is one that served another."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._served: weakref.WeakSet[ResponseHandler] = weakref.WeakSet()
-
-    async def connect(self, req: Any, traces: Any, timeout: aiohttp.ClientTimeout) -> Connection:
-        conn = await super().connect(req, traces, timeout)
-        protocol = conn.protocol
-        if protocol is not None:
-            attempt = _ATTEMPT.get(None)
-            if attempt is not None:
-                attempt.reused = protocol in self._served
-            self._served.add(protocol)
-        return conn
-
-
-def _timeout(config: LoadConfig) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(
-        total=None, sock_connect=config.connect_timeout, sock_read=config.stall_timeout
-    )
-
-
-def make_session(config: LoadConfig) -> aiohttp.ClientSession:
-    connector = _ReuseAwareConnector(
-        limit=0, limit_per_host=0, keepalive_timeout=CLIENT_KEEPALIVE_S, ttl_dns_cache=300
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=_timeout(config),
-        read_bufsize=READ_BUFSIZE,
-        raise_for_status=False,
-    )
+ERROR_BODY_MAX = 64 * 1024
+WARM_AT_ONCE = 64
+DONE_BYTES = DONE.encode()
 
 
 class Client:
-    """The run's HTTP side: the pooled session, and new connections for the rare retry."""
+    """The run's HTTP side: one pool of connections to the server."""
 
     def __init__(self, config: LoadConfig) -> None:
         self.config = config
-        self.session = make_session(config)
-        self._fresh: aiohttp.ClientSession | None = None
+        target = Target.of(config.url)
+        parts = urlsplit(config.url)
+        self._path = parts.path + (f"?{parts.query}" if parts.query else "")
+        self._target = target
+        self.pool = Pool(target, CLIENT_KEEPALIVE_S, config.connect_timeout, config.stall_timeout)
 
-    def fresh(self) -> aiohttp.ClientSession:
-        """A session that opens a new connection for every request (and closes it after)."""
-        if self._fresh is None:
-            self._fresh = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, force_close=True),
-                timeout=_timeout(self.config),
-                read_bufsize=READ_BUFSIZE,
-                raise_for_status=False,
-            )
-        return self._fresh
+    def request(self, body: dict[str, Any]) -> bytes:
+        return request_bytes(self._target, self._path, orjson.dumps(body), self.config.headers())
+
+    async def warm(self, connections: int) -> None:
+        """Open connections before the clock starts (a failure here is the run's to meet),
+        WARM_AT_ONCE at a time: a server's listen backlog (128 for aiohttp and uvicorn)
+        drops the SYNs past it, and a dropped SYN is retried only after a second."""
+
+        async def one() -> None:
+            with contextlib.suppress(ConnectFailed):
+                self.pool.park(await self.pool.open())
+
+        for start in range(0, connections, WARM_AT_ONCE):
+            await asyncio.gather(*(one() for _ in range(min(WARM_AT_ONCE, connections - start))))
 
     async def close(self) -> None:
-        await self.session.close()
-        if self._fresh is not None:
-            await self._fresh.close()
+        await self.pool.close()
 
     async def __aenter__(self) -> Client:
         return self
@@ -138,15 +113,6 @@ def _chunk_text(choice: dict[str, Any]) -> str:
     )
 
 
-# Failures of a connection the server closed: on a reused connection before any response byte,
-# the request cannot have been read (a server closes only idle keep-alive connections).
-_STALE_CONNECTION = (
-    aiohttp.ServerDisconnectedError,
-    aiohttp.ClientConnectionResetError,
-    aiohttp.ClientOSError,
-)
-
-
 async def send_request(
     client: Client,
     record: RequestRecord,
@@ -159,40 +125,31 @@ async def send_request(
     body: what to send (default: the config's body for the record's index); reply: a list the
     generated text is appended to (a conversation needs it for its next turn)."""
     config = client.config
-    if body is None:
-        body = config.body(record.index)
-    attempt = _Attempt()
-    _ATTEMPT.set(attempt)
+    request = client.request(body if body is not None else config.body(record.index))
+    pool = client.pool
     record.sent = clock() - t0
     try:
+        conn = pool.take_idle()
         try:
-            await _post(client.session, config, body, record, t0, clock, reply)
-        except _STALE_CONNECTION as exc:
-            if not attempt.reused or record.status is not None or record.first_byte is not None:
-                raise exc
+            await _exchange(client, conn or await pool.open(), request, record, t0, clock, reply)
+        except ClosedBeforeResponse:
+            if conn is None:
+                raise
             # Sent again at once: the wait is the client's, so it counts as queue delay.
             record.retried = True
             record.sent = clock() - t0
-            await _post(client.fresh(), config, body, record, t0, clock, reply)
-    except TimeoutError:
-        record.error_kind = "timeout"
-        record.error = f"no data for {config.stall_timeout:g} s"
-    except aiohttp.ServerDisconnectedError:
+            await _exchange(client, await pool.open(), request, record, t0, clock, reply)
+    except Stalled as exc:
+        record.error_kind, record.error = "timeout", str(exc)
+    except ConnectFailed as exc:
+        record.error_kind, record.error = "connect", str(exc)
+    except ClosedBeforeResponse as exc:
         record.error_kind = "disconnected"
-        record.error = "server closed the connection"
-    except aiohttp.ClientConnectorError as exc:
-        record.error_kind = "connect"
-        record.error = str(exc.os_error.strerror or exc.os_error)
-    except (aiohttp.ClientConnectionResetError, aiohttp.ClientOSError) as exc:
-        # The server went away under an open connection (reset by peer, broken pipe).
-        record.error_kind = "disconnected"
-        record.error = f"connection lost: {getattr(exc, 'strerror', None) or exc}"[:200]
-    except aiohttp.ClientPayloadError as exc:
+        why = str(exc)
+        record.error = why if why.startswith("server closed") else f"connection lost: {why}"
+    except DroppedMidResponse as exc:
         record.error_kind = "dropped"
-        record.error = f"connection dropped mid-response ({type(exc.__cause__ or exc).__name__})"
-    except aiohttp.ClientError as exc:
-        record.error_kind = "client"
-        record.error = f"{type(exc).__name__}: {exc}"[:200]
+        record.error = f"connection dropped mid-response ({exc})"[:200]
     if record.end is None:
         record.end = clock() - t0
     if record.error and config.api_key:
@@ -202,24 +159,23 @@ async def send_request(
     return record
 
 
-async def _post(
-    session: aiohttp.ClientSession,
-    config: LoadConfig,
-    body: dict[str, Any],
+async def _exchange(
+    client: Client,
+    conn: Connection,
+    request: bytes,
     record: RequestRecord,
     t0: float,
     clock: Callable[[], float],
     reply: list[str] | None,
 ) -> None:
-    async with session.post(config.url, json=body, headers=config.headers()) as resp:
-        record.status = resp.status
-        if resp.status != 200:
-            record.error_kind = "http"
-            record.error = error_message(resp.status, await resp.text(errors="replace"))
-        elif config.stream:
-            await _read_stream(resp, record, t0, clock, reply)
-        else:
-            await _read_whole(resp, record, t0, clock, reply)
+    sink = StreamSink(record, reply) if client.config.stream else WholeSink(record, reply)
+    exchange = Exchange(sink, clock, t0)
+    conn.send(request, exchange)
+    try:
+        await exchange.done
+    finally:
+        client.pool.give_back(conn)  # closed unless the exchange ended cleanly
+    sink.finish(clock() - t0)
 
 
 @functools.lru_cache(maxsize=4)
@@ -227,65 +183,118 @@ def _redactor(api_key: str) -> Redactor:
     return Redactor([api_key])
 
 
-async def _read_stream(
-    resp: aiohttp.ClientResponse,
-    record: RequestRecord,
-    t0: float,
-    clock: Callable[[], float],
-    reply: list[str] | None = None,
-) -> None:
-    parser = SSEParser()
-    done = False
-    counted = 0  # tokens according to the running usage (continuous_usage_stats)
-    async for raw in resp.content.iter_any():
-        now = clock() - t0
-        if record.first_byte is None:
-            record.first_byte = now
-        for data in parser.feed(raw):
-            if data == DONE:
-                done = True
-                continue
-            try:
-                event = json.loads(data)
-            except ValueError:
-                record.error_kind = "bad_sse"
-                record.error = f"event is not JSON: {data[:80]!r}"
-                continue
-            if not isinstance(event, dict):
-                continue
-            if "error" in event:
-                err = event["error"]
-                record.error_kind = "stream_error"
-                record.error = str(err.get("message", err) if isinstance(err, dict) else err)
-                continue
-            usage = event.get("usage")
-            new_tokens = 0
-            if isinstance(usage, dict):
-                completion = usage.get("completion_tokens")
-                if isinstance(completion, int):
-                    new_tokens = completion - counted
-                    counted = completion
-                    record.output_tokens = completion
-                if isinstance(usage.get("prompt_tokens"), int):
-                    record.prompt_tokens = usage["prompt_tokens"]
-            choices = event.get("choices") or []
-            texts = [_chunk_text(c) for c in choices if isinstance(c, dict)]
-            has_text = any(texts)
-            if reply is not None:
-                reply.extend(texts)
-            if choices and (new_tokens > 0 or has_text):
-                _token_chunk(record, now)
-    record.end = clock() - t0
-    if not done and record.error_kind is None:
-        record.error_kind = "incomplete"
-        record.error = "stream ended without [DONE]"
-    if record.output_tokens is None:
-        # No usage from this server: fall back to chunks, and say the count is approximate.
-        record.output_tokens = record.chunks
-        record.tokens_exact = False
-    if record.first_token is None and record.error_kind is None:
-        record.error_kind = "no_tokens"
-        record.error = "the stream carried no generated tokens"
+class _ErrorBody:
+    """A non-200 answer: its body, kept (up to 64 KiB) for the server's own words."""
+
+    def __init__(self, record: RequestRecord) -> None:
+        self.record = record
+        self.error_body = bytearray()
+
+    def head(self, status: int, now: float) -> None:
+        self.record.status = status
+        if self.record.first_byte is None:
+            self.record.first_byte = now
+
+    def _keep(self, data: bytes) -> None:
+        if len(self.error_body) < ERROR_BODY_MAX:
+            self.error_body += data[: ERROR_BODY_MAX - len(self.error_body)]
+
+    def _finish_error(self) -> bool:
+        record = self.record
+        if record.status == 200:
+            return False
+        record.error_kind = "http"
+        text = self.error_body.decode("utf-8", errors="replace")
+        record.error = error_message(record.status or 0, text)
+        return True
+
+
+class StreamSink(_ErrorBody):
+    """A streamed answer: every token-bearing event timed as it is read."""
+
+    def __init__(self, record: RequestRecord, reply: list[str] | None) -> None:
+        super().__init__(record)
+        self._parser = SSEParser()
+        self._done = False
+        self._counted = 0  # tokens according to the running usage (continuous_usage_stats)
+        self._reply = reply
+
+    def body(self, data: bytes, now: float) -> None:
+        if self.record.status != 200:
+            self._keep(data)
+            return
+        if (
+            data.startswith(b"data: ")
+            and data.find(b"\n", 6) == len(data) - 2
+            and data.endswith(b"\n\n")
+            and self._parser.between_events
+        ):
+            self._event(data[6:-2], now)  # one whole event of one data line: no parser needed
+            return
+        for event in self._parser.feed(data):
+            self._event(event, now)
+
+    def _event(self, data: str | bytes, now: float) -> None:
+        record = self.record
+        if data in (DONE, DONE_BYTES):
+            self._done = True
+            return
+        try:
+            event = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            record.error_kind = "bad_sse"
+            record.error = f"event is not JSON: {data[:80]!r}"
+            return
+        if not isinstance(event, dict):
+            return
+        if "error" in event:
+            err = event["error"]
+            record.error_kind = "stream_error"
+            record.error = str(err.get("message", err) if isinstance(err, dict) else err)
+            return
+        usage = event.get("usage")
+        new_tokens = 0
+        if isinstance(usage, dict):
+            completion = usage.get("completion_tokens")
+            if isinstance(completion, int):
+                new_tokens = completion - self._counted
+                self._counted = completion
+                record.output_tokens = completion
+            prompt = usage.get("prompt_tokens")
+            if isinstance(prompt, int):
+                record.prompt_tokens = prompt
+        choices = event.get("choices")
+        if not choices:
+            return
+        if new_tokens > 0 and self._reply is None:
+            _token_chunk(record, now)  # the running usage says so: no need to read the text
+            return
+        has_text = False
+        for choice in choices:
+            if isinstance(choice, dict):
+                text = _chunk_text(choice)
+                if text:
+                    has_text = True
+                    if self._reply is not None:
+                        self._reply.append(text)
+        if new_tokens > 0 or has_text:
+            _token_chunk(record, now)
+
+    def finish(self, now: float) -> None:
+        record = self.record
+        record.end = now
+        if self._finish_error():
+            return
+        if not self._done and record.error_kind is None:
+            record.error_kind = "incomplete"
+            record.error = "stream ended without [DONE]"
+        if record.output_tokens is None:
+            # No usage from this server: fall back to chunks, and say the count is approximate.
+            record.output_tokens = record.chunks
+            record.tokens_exact = False
+        if record.first_token is None and record.error_kind is None:
+            record.error_kind = "no_tokens"
+            record.error = "the stream carried no generated tokens"
 
 
 def _token_chunk(record: RequestRecord, now: float) -> None:
@@ -297,32 +306,42 @@ def _token_chunk(record: RequestRecord, now: float) -> None:
     record.chunks += 1
 
 
-async def _read_whole(
-    resp: aiohttp.ClientResponse,
-    record: RequestRecord,
-    t0: float,
-    clock: Callable[[], float],
-    reply: list[str] | None = None,
-) -> None:
-    text = await resp.text(errors="replace")
-    now = clock() - t0
-    record.first_byte = record.end = now
-    try:
-        data = json.loads(text)
-    except ValueError:
-        record.error_kind = "bad_json"
-        record.error = f"response is not JSON: {text[:80]!r}"
-        return
-    usage = data.get("usage") if isinstance(data, dict) else None
-    if reply is not None and isinstance(data, dict):
-        for choice in data.get("choices") or []:
-            if isinstance(choice, dict):
-                message = choice.get("message") or {}
-                reply.append(str(choice.get("text") or message.get("content") or ""))
-    if isinstance(usage, dict):
-        record.output_tokens = usage.get("completion_tokens")
-        record.prompt_tokens = usage.get("prompt_tokens")
-    if record.output_tokens is None:
-        record.tokens_exact = False
-    # Without streaming the first token is only seen with the last: no TTFT, no ITL.
-    record.last_token = now
+class WholeSink(_ErrorBody):
+    """An answer read whole: no first token to time, only the end."""
+
+    def __init__(self, record: RequestRecord, reply: list[str] | None) -> None:
+        super().__init__(record)
+        self._body = bytearray()
+        self._reply = reply
+
+    def body(self, data: bytes, now: float) -> None:
+        if self.record.status != 200:
+            self._keep(data)
+        else:
+            self._body += data
+
+    def finish(self, now: float) -> None:
+        record = self.record
+        record.end = now
+        if self._finish_error():
+            return
+        record.first_byte = now
+        try:
+            data = orjson.loads(self._body)
+        except orjson.JSONDecodeError:
+            record.error_kind = "bad_json"
+            record.error = f"response is not JSON: {bytes(self._body[:80])!r}"
+            return
+        usage = data.get("usage") if isinstance(data, dict) else None
+        if self._reply is not None and isinstance(data, dict):
+            for choice in data.get("choices") or []:
+                if isinstance(choice, dict):
+                    message = choice.get("message") or {}
+                    self._reply.append(str(choice.get("text") or message.get("content") or ""))
+        if isinstance(usage, dict):
+            record.output_tokens = usage.get("completion_tokens")
+            record.prompt_tokens = usage.get("prompt_tokens")
+        if record.output_tokens is None:
+            record.tokens_exact = False
+        # Without streaming the first token is only seen with the last: no TTFT, no ITL.
+        record.last_token = now

@@ -74,6 +74,8 @@ class LoadConfig:
     plan: Plan | None = field(default=None, repr=False)  # its prompts, made by loadgen.prompts
     workers: int | None = 1  # load processes sharing the plan (None: from the cores)
     shard: int = 0  # which of them this config drives: units shard, shard + workers, ...
+    ray: str | None = None  # a Ray cluster's address (or auto, local): workers as its actors
+    workers_per_node: int = 1  # on Ray, when `workers` is not given
 
     @property
     def processes(self) -> int:
@@ -81,7 +83,7 @@ class LoadConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
-        for name in ("requests", "concurrency", "max_tokens", "workers"):
+        for name in ("requests", "concurrency", "max_tokens", "workers", "workers_per_node"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be a positive number, not {value}")
@@ -212,4 +214,5 @@ class LoadConfig:
             "api_key": "***" if self.api_key else None,
             "ignore_eos": self.ignore_eos,
             "workers": self.workers,
+            "ray": self.ray,
         }

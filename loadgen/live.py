@@ -8,9 +8,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from loadgen.config import LoadConfig
 from loadgen.process import LoadWorkers
+
+if TYPE_CHECKING:
+    from loadgen.ray_workers import RayWorkers
 from loadgen.record import RequestRecord
 from loadgen.slo import Slo
 from loadgen.stats import Summary, summarize
@@ -41,7 +45,7 @@ class LiveRun:
 
     def __init__(self, config: LoadConfig) -> None:
         self.config = config
-        self._load: LoadWorkers | None = None
+        self._load: LoadWorkers | RayWorkers | None = None
         self._cancel = threading.Event()
 
     @property
@@ -58,7 +62,12 @@ class LiveRun:
         if config is not None:
             self.config = config
         if not self._cancel.is_set():
-            self._load = LoadWorkers(self.config)
+            if self.config.ray is not None:
+                from loadgen.ray_workers import RayWorkers
+
+                self._load = RayWorkers(self.config)
+            else:
+                self._load = LoadWorkers(self.config)
             self._load.start()
 
     def cancel(self) -> None:
@@ -77,15 +86,16 @@ class LiveRun:
             yield self.progress()
 
     def progress(self) -> Progress:
-        records: Sequence[RequestRecord] = self._load.records if self._load is not None else ()
+        merged = self._load.merged if self._load is not None else None
+        records: Sequence[RequestRecord] = merged.records if merged is not None else ()
         window = rolling(records)
         return Progress(
             done=len(records),
-            ok=sum(1 for r in records if r.ok),
+            ok=merged.succeeded if merged is not None else 0,
             total=self.config.requests,
             ttft_p50_ms=window.ttft_p50_ms,
             output_token_rate=window.output_token_rate,
-            t0_monotonic=self._load.t0_monotonic if self._load is not None else None,
+            t0_monotonic=merged.t0_monotonic if merged is not None else None,
             records=records,
         )
 
@@ -97,22 +107,20 @@ class LiveRun:
         if load is None:
             return summarize(self.config, [], None, cancelled=True, slo=slo, lengths_exact=exact)
         load.join(10)
-        if load.failed is not None:
-            raise LoadFailed(load.failed)
-        finished = load.finished
-        assert finished is not None
+        merged = load.merged
+        if merged.failed is not None:
+            raise LoadFailed(merged.failed)
         summary = summarize(
             self.config,
-            load.records,
-            finished.client,
-            finished.cancelled,
+            merged.records,
+            merged.client,
+            merged.cancelled,
             slo=slo,
             lengths_exact=exact,
         )
-        losses = tuple(load.losses[w].describe() for w in sorted(load.losses))
-        lost = sum(loss.lost or 0 for loss in load.losses.values())
-        return replace(summary, workers=load.workers, worker_losses=losses, lost=lost)
+        shares = tuple(merged.shares) if len(merged.shares) > 1 or merged.losses else ()
+        return replace(summary, shares=shares)
 
     @property
     def records(self) -> list[RequestRecord]:
-        return self._load.records if self._load is not None else []
+        return self._load.merged.records if self._load is not None else []

@@ -25,8 +25,9 @@ from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
 from loadgen.config import LoadConfig
+from loadgen.merge import Merger
 from loadgen.record import RequestRecord
-from loadgen.runner import run_load, unit_numbers
+from loadgen.runner import run_load
 from loadgen.stats import ClientHealth
 
 BATCH_INTERVAL_S = 0.1
@@ -65,19 +66,6 @@ class RunFailed:
 LoadMessage = Ready | RunStarted | RecordsBatch | RunFinished | RunFailed
 
 
-@dataclass(frozen=True)
-class WorkerLoss:
-    """A worker that died or failed mid-run."""
-
-    worker: int
-    error: str
-    lost: int | None  # requests it never returned (None: a duration-bound run, unknown)
-
-    def describe(self) -> str:
-        lost = "" if self.lost is None else f", {self.lost} requests lost"
-        return f"worker {self.worker + 1} failed ({self.error}){lost}"
-
-
 STREAMS_PER_WORKER = 128  # past this, one core's event loop delays chunks (bench.client_overhead)
 
 
@@ -106,15 +94,6 @@ def shard_configs(config: LoadConfig) -> list[LoadConfig]:
             cap = cap // workers + (1 if w < cap % workers else 0)
         shards.append(replace(config, workers=workers, shard=w, concurrency=cap))
     return shards
-
-
-def planned_requests(shard: LoadConfig) -> int | None:
-    """How many requests a shard sends when the run is bounded by a count."""
-    if shard.requests is None or shard.duration is not None:
-        return None
-    return sum(
-        min(shard.turns, shard.requests - unit * shard.turns) for unit in unit_numbers(shard)
-    )
 
 
 def _child(config: LoadConfig, out: mp.Queue[LoadMessage], cancel: MpEvent, go: MpEvent) -> None:
@@ -169,21 +148,6 @@ async def _child_main(
     out.put(RunFinished(me, result.client, result.cancelled))
 
 
-def merged_health(health: list[ClientHealth]) -> ClientHealth:
-    """The client's health over all workers: CPU adds up (cores used), lag is the worst
-    worker's, and CLIENT-BOUND names the workers that were."""
-    if len(health) == 1:
-        return health[0]
-    reasons = [f"worker {i + 1}: {h.reason}" for i, h in enumerate(health) if h.bound]
-    return ClientHealth(
-        cpu_fraction=sum(h.cpu_fraction for h in health),
-        loop_lag_p99_ms=max(h.loop_lag_p99_ms for h in health),
-        loop_lag_max_ms=max(h.loop_lag_max_ms for h in health),
-        bound=bool(reasons),
-        reason="; ".join(reasons) or None,
-    )
-
-
 class LoadWorkers:
     @staticmethod
     def prepare() -> None:
@@ -213,13 +177,8 @@ class LoadWorkers:
             )
             for shard in self.shards
         ]
-        self.records: list[RequestRecord] = []  # every worker's, on the first one's clock
-        self.t0_monotonic: float | None = None
-        self._t0: dict[int, float] = {}
-        self._returned = [0] * len(self.shards)
+        self.merged = Merger(self.shards, ["this machine"] * len(self.shards))
         self._ready: set[int] = set()
-        self._finished: dict[int, RunFinished] = {}
-        self.losses: dict[int, WorkerLoss] = {}
 
     @property
     def workers(self) -> int:
@@ -239,25 +198,7 @@ class LoadWorkers:
 
     @property
     def done(self) -> bool:
-        return len(self._finished) + len(self.losses) == len(self.shards)
-
-    @property
-    def finished(self) -> RunFinished | None:
-        """The run's end over every worker that finished (None while any is still running,
-        or when none finished)."""
-        if not self.done or not self._finished:
-            return None
-        ends = [self._finished[w] for w in sorted(self._finished)]
-        return RunFinished(
-            -1, merged_health([e.client for e in ends]), any(e.cancelled for e in ends)
-        )
-
-    @property
-    def failed(self) -> str | None:
-        """Why the run failed as a whole: every worker failed."""
-        if self.done and not self._finished:
-            return "; ".join(loss.error for loss in self.losses.values())
-        return None
+        return self.merged.done
 
     def poll(self, timeout: float = 0.0) -> list[LoadMessage]:
         """Messages that arrived, waiting up to `timeout` for the first one."""
@@ -272,16 +213,14 @@ class LoadWorkers:
             self._take(msg)
         if not got and not self.done:
             self._notice_dead()
-        if not self._go.is_set() and len(self._ready | set(self.losses)) == len(self.shards):
+        lost = {share.worker for share in self.merged.losses}
+        if not self._go.is_set() and len(self._ready | lost) == len(self.shards):
             self._go.set()
         return got
 
     def _notice_dead(self) -> None:
-        dead = [
-            w
-            for w, proc in enumerate(self._procs)
-            if not proc.is_alive() and w not in self._finished and w not in self.losses
-        ]
+        merged = self.merged
+        dead = [w for w, p in enumerate(self._procs) if not p.is_alive() and not merged.settled(w)]
         if not dead:
             return
         # The queue's feeder may deliver a worker's last messages just after its exit.
@@ -289,31 +228,20 @@ class LoadWorkers:
             while True:
                 self._take(self._queue.get(timeout=0.5))
         for w in dead:
-            if w not in self._finished and w not in self.losses:
-                self._lose(w, f"exited with code {self._procs[w].exitcode}")
-
-    def _lose(self, worker: int, error: str) -> None:
-        planned = planned_requests(self.shards[worker])
-        lost = None if planned is None else max(0, planned - self._returned[worker])
-        self.losses[worker] = WorkerLoss(worker, error, lost)
+            merged.lose(w, f"exited with code {self._procs[w].exitcode}")
 
     def _take(self, msg: LoadMessage) -> None:
+        merged = self.merged
         if isinstance(msg, Ready):
             self._ready.add(msg.worker)
         elif isinstance(msg, RunStarted):
-            if self.t0_monotonic is None:
-                self.t0_monotonic = msg.t0_monotonic
-            self._t0[msg.worker] = msg.t0_monotonic
+            merged.started(msg.worker, msg.t0_monotonic)
         elif isinstance(msg, RecordsBatch):
-            shift = self._t0.get(msg.worker, 0.0) - (self.t0_monotonic or 0.0)
-            for record in msg.records:
-                record.shift(shift)
-            self.records.extend(msg.records)
-            self._returned[msg.worker] += len(msg.records)
+            merged.batch(msg.worker, msg.records)
         elif isinstance(msg, RunFinished):
-            self._finished[msg.worker] = msg
+            merged.ended(msg.worker, msg.client, msg.cancelled)
         else:
-            self._lose(msg.worker, msg.error)
+            merged.lose(msg.worker, msg.error)
 
     def join(self, timeout: float | None = None) -> None:
         for proc in self._procs:

@@ -94,6 +94,20 @@ def render_report(summary: Summary, title: str = "vllm-top bench") -> str:
             f"Client:              {c.cpu_fraction:.0%} of a core{procs}, event-loop lag p99 "
             f"{c.loop_lag_p99_ms:.1f} ms ({verdict})"
         )
+    if summary.workers > 1:
+        for share in summary.shares:
+            rate = share.delivered_rps
+            health = share.client
+            client = (
+                "" if health is None
+                else f", {health.cpu_fraction:.0%} CPU" + (", CLIENT-BOUND" if health.bound else "")
+            )  # fmt: skip
+            lines.append(
+                f"  worker {share.worker + 1:<3} {share.where}: {share.succeeded:,} ok of "
+                f"{share.requests:,}, {share.output_tokens:,} tokens"
+                + (f", {rate:,.1f} req/s" if rate is not None else "")
+                + client
+            )
     for loss in summary.worker_losses:
         lines.append(f"Lost:                {loss}")
     lines.append("=" * width)

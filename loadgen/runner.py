@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import aiohttp
-
 from engine.http import get
 from loadgen.client import Client, error_message, send_request
 from loadgen.config import ConfigError, LoadConfig
@@ -26,7 +24,7 @@ from loadgen.selfwatch import SelfWatch
 from loadgen.stats import ClientHealth
 
 RecordSink = Callable[[RequestRecord], None]
-MAX_WARM_CONNECTIONS = 256
+MAX_WARM_CONNECTIONS = 4096  # every stream of the run starts on an open connection
 
 
 class UnreachableError(ConfigError):
@@ -86,19 +84,12 @@ def resolve_model(config: LoadConfig) -> LoadConfig:
     return replace(config, model=model)
 
 
-async def _warm(session: aiohttp.ClientSession, config: LoadConfig) -> None:
-    """Open the connections the run will need before the clock starts."""
+def _connections_wanted(config: LoadConfig) -> int:
+    """The connections the run will need first, opened before the clock starts."""
     wanted = config.concurrency or math.ceil((config.rate or 1) / config.processes)
     if config.requests is not None:
         wanted = min(wanted, config.requests)
-    wanted = max(1, min(wanted, MAX_WARM_CONNECTIONS))
-
-    async def touch() -> None:
-        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-            async with session.get(config.base_url + "/v1/models", headers=config.headers()) as r:
-                await r.read()
-
-    await asyncio.gather(*(touch() for _ in range(wanted)))
+    return max(1, min(wanted, MAX_WARM_CONNECTIONS))
 
 
 async def run_load(
@@ -125,7 +116,7 @@ async def run_load(
 
     async with Client(config) as http:
         if warm:
-            await _warm(http.session, config)
+            await http.warm(_connections_wanted(config))
         if ready is not None:
             await ready()
         watch = SelfWatch()

@@ -21,10 +21,23 @@ class SSEParser:
         self._buf = bytearray()
         self._scanned = 0  # bytes already searched for an event end, less a 3-byte overlap
 
+    @property
+    def between_events(self) -> bool:
+        """Nothing of a partial event is held."""
+        return not self._buf
+
     def feed(self, chunk: bytes) -> list[str]:
         """Add bytes; return the data of every event completed by them, in order."""
-        self._buf += chunk
         events: list[str] = []
+        if not self._buf and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+            # The common case, as vLLM writes: whole events, one `data:` line each.
+            for raw in chunk[:-2].split(b"\n\n"):
+                if raw.startswith(b"data: ") and b"\n" not in raw:
+                    events.append(raw[6:].decode("utf-8", errors="replace"))
+                elif (data := _event_data(raw)) is not None:
+                    events.append(data)
+            return events
+        self._buf += chunk
         start = 0
         # A long event arriving in many small reads must not be rescanned from its start.
         pos = max(self._scanned - 3, 0)

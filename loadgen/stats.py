@@ -18,6 +18,7 @@ from loadgen.record import RequestRecord
 from loadgen.steady import Delivered, delivered, steady_window
 
 if TYPE_CHECKING:
+    from loadgen.merge import WorkerShare
     from loadgen.server_side import ServerSide
     from loadgen.slo import Slo, SloResult
 
@@ -154,9 +155,20 @@ class Summary:
     lengths_exact: bool | None = None  # prompt lengths as the server counts them (a workload)
     server: ServerSide | None = None  # attached after the run, from /metrics
     server_note: str | None = None  # why there is no server side
-    workers: int = 1  # load processes that shared the run
-    worker_losses: tuple[str, ...] = ()  # workers that died, and what was lost with them
-    lost: int = 0  # requests a dead worker never returned: neither success nor failure
+    shares: tuple[WorkerShare, ...] = ()  # each worker's part, when the load was split
+
+    @property
+    def workers(self) -> int:
+        return max(1, len(self.shares))
+
+    @property
+    def lost(self) -> int:
+        """Requests a dead worker never returned: neither success nor failure."""
+        return sum(s.lost or 0 for s in self.shares)
+
+    @property
+    def worker_losses(self) -> tuple[str, ...]:
+        return tuple(s.describe_loss() for s in self.shares if s.error is not None)
 
     @property
     def success_rate(self) -> float:
@@ -201,7 +213,7 @@ class Summary:
             "cancelled_in_flight": self.cancelled_in_flight,
             "retried": self.retried,
             "workers": self.workers,
-            **({"worker_losses": list(self.worker_losses)} if self.worker_losses else {}),
+            **({"shares": [s.to_json() for s in self.shares]} if self.workers > 1 else {}),
             "lost": self.lost,
             "workload": self.config.workload.to_json(self.lengths_exact)
             if self.config.workload is not None and self.config.workload.shaped

@@ -16,7 +16,8 @@ import pytest
 
 from loadgen.config import LoadConfig
 from loadgen.live import LiveRun
-from loadgen.process import LoadWorkers, auto_workers, planned_requests, shard_configs
+from loadgen.merge import planned_requests
+from loadgen.process import LoadWorkers, auto_workers, shard_configs
 from loadgen.runner import resolve_model
 from loadgen.stats import Distribution, Summary
 from tests.helpers import wait_until
@@ -55,7 +56,7 @@ def _run(config: LoadConfig, kill_worker_after: int | None = None) -> tuple[Live
     for progress in run.follow(poll_s=0.05):
         if kill_worker_after is not None and not killed and progress.done >= kill_worker_after:
             load = run._load
-            assert load is not None
+            assert isinstance(load, LoadWorkers)
             pid = load.pids[1]
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
@@ -89,7 +90,7 @@ def test_a_worker_killed_mid_run_is_reported_and_its_requests_counted_lost(
     run, summary = _run(config, kill_worker_after=60)
     s = summary
     assert s.workers == 2
-    assert len(s.worker_losses) == 1 and "worker 2 failed" in s.worker_losses[0]
+    assert len(s.worker_losses) == 1 and "worker 2 (this machine) failed" in s.worker_losses[0]
     assert s.lost > 0
     # The other worker finished its share; nothing is counted twice or forgotten.
     assert s.succeeded + s.failed + s.lost == 400
@@ -102,12 +103,12 @@ def test_a_run_of_millions_starts_at_once_and_stops_at_once(truth_url: str) -> N
     )
     load = LoadWorkers(config)
     load.start()
-    assert wait_until(lambda: bool(load.poll()) and load.t0_monotonic is not None, 30)
-    started = load.t0_monotonic
+    assert wait_until(lambda: bool(load.poll()) and load.merged.t0_monotonic is not None, 30)
+    started = load.merged.t0_monotonic
     assert started is not None
-    assert wait_until(lambda: bool(load.poll()) or bool(load.records), 5)
+    assert wait_until(lambda: bool(load.poll()) or bool(load.merged.records), 5)
     # The first requests finished within a second of the clock starting (each takes ~0.1 s).
-    assert min(r.end or 99 for r in load.records) < 1.0
+    assert min(r.end or 99 for r in load.merged.records) < 1.0
     time.sleep(1.0)
     load.poll()
     asked = time.monotonic()
@@ -118,9 +119,8 @@ def test_a_run_of_millions_starts_at_once_and_stops_at_once(truth_url: str) -> N
     stopped_in = time.monotonic() - asked
     load.join(5)
     assert stopped_in < 1.0
-    finished = load.finished
-    assert finished is not None and finished.cancelled
-    assert len(load.records) < 1000
+    assert load.merged.cancelled and load.merged.client is not None
+    assert len(load.merged.records) < 1000
 
 
 def test_bench_stops_on_ctrl_c_in_its_terminal_and_reports(truth_url: str) -> None:

@@ -230,20 +230,21 @@ def test_load_process_streams_records_and_can_be_cancelled(truth_url: str) -> No
     config = resolve_model(LoadConfig(truth_url, requests=200, concurrency=2, max_tokens=TOKENS))
     load = LoadWorkers(config)
     load.start()
-    assert wait_until(lambda: bool(load.poll()) and len(load.records) >= 4, 30)
+    assert wait_until(lambda: bool(load.poll()) and len(load.merged.records) >= 4, 30)
     load.cancel()
     assert wait_until(lambda: bool(load.poll()) or load.done, 30)
     while not load.done:
         load.poll(0.1)
     load.join(10)
-    assert load.finished is not None and load.finished.cancelled
-    kinds = {r.error_kind for r in load.records}
+    merged = load.merged
+    assert merged.cancelled and merged.client is not None
+    kinds = {r.error_kind for r in merged.records}
     # The two requests on the wire are recorded as cut off; the queued ones were never sent.
     assert kinds == {None, "cancelled"}
-    assert sum(r.error_kind == "cancelled" for r in load.records) == 2
-    assert len(load.records) < 200
-    assert len({r.index for r in load.records}) == len(load.records)
-    s = summarize(config, load.records, load.finished.client, cancelled=True)
+    assert sum(r.error_kind == "cancelled" for r in merged.records) == 2
+    assert len(merged.records) < 200
+    assert len({r.index for r in merged.records}) == len(merged.records)
+    s = summarize(config, merged.records, merged.client, cancelled=True)
     assert s.failed == 0 and s.cancelled_in_flight == 2 and s.success_rate == 1.0
 
 

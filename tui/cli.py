@@ -241,7 +241,16 @@ def _add_bench(
     bench.add_argument(
         "--workers",
         type=_positive_int,
-        help="load processes sharing the run (default: one per 128 streams, leaving a core)",
+        help="load processes sharing the run (default: one per 128 streams, leaving a core; "
+        "with --ray: --workers-per-node on every node)",
+    )
+    bench.add_argument(
+        "--ray",
+        metavar="ADDRESS|auto|local",
+        help="run the workers as actors on a Ray cluster (needs the cluster extra)",
+    )
+    bench.add_argument(
+        "--workers-per-node", type=_positive_int, default=1, help="with --ray (default 1)"
     )
     shape = bench.add_argument_group(
         "workload (prompts of exact lengths in the server's tokens, via its /tokenize)"

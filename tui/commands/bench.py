@@ -76,7 +76,13 @@ def build_config(args: argparse.Namespace) -> tuple[LoadConfig, list[int]]:
         prompt=args.prompt or DEFAULT_PROMPT,
         workload=workload if workload.shaped else None,
         workers=args.workers,
+        ray=args.ray,
+        workers_per_node=args.workers_per_node,
     )
+    if config.ray is not None:
+        from loadgen.ray_workers import connect
+
+        connect(config.ray)  # a missing Ray or an unreachable cluster: one line, exit 2
     return config, sweep
 
 
