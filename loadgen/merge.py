@@ -9,7 +9,6 @@ from typing import Any
 
 from loadgen.config import LoadConfig
 from loadgen.record import RequestRecord
-from loadgen.runner import unit_numbers
 from loadgen.stats import ClientHealth
 
 
@@ -55,12 +54,17 @@ class WorkerShare:
 
 
 def planned_requests(shard: LoadConfig) -> int | None:
-    """How many requests a shard sends when the run is bounded by a count."""
-    if shard.requests is None or shard.duration is not None:
+    """How many requests a shard sends when the run is bounded by a count (in closed form:
+    a run may hold a hundred million)."""
+    units = shard.units
+    if units is None or shard.requests is None or shard.duration is not None:
         return None
-    return sum(
-        min(shard.turns, shard.requests - unit * shard.turns) for unit in unit_numbers(shard)
-    )
+    mine = len(range(shard.shard, units, shard.processes))
+    planned = mine * shard.turns
+    last = units - 1
+    if last >= shard.shard and (last - shard.shard) % shard.processes == 0:
+        planned -= units * shard.turns - shard.requests  # the last conversation, cut short
+    return planned
 
 
 def merged_health(health: list[ClientHealth]) -> ClientHealth:

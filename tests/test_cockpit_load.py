@@ -139,3 +139,35 @@ async def test_b_form_fires_a_shaped_workload_judged_by_its_slo(growing_ttft: st
         assert isinstance(app.screen, ReportScreen)
         assert "APPROXIMATE" in app.screen.report
         await pilot.press("escape", "q")
+
+
+async def test_a_burst_of_a_hundred_million_sends_at_once_and_x_stops_it(
+    growing_ttft: str,
+) -> None:
+    """A run's length costs nothing up front: the load process makes each request when a slot
+    frees, so sending starts at once, memory stays flat and `x` is obeyed within a second."""
+    import time
+
+    import psutil
+
+    app = cockpit(growing_ttft)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("B")
+        fill(app.screen, requests="100000000", concurrency="4", max_tokens="4")
+        await pilot.press("enter")
+        fired = time.monotonic()
+        ctl = app.bursts_ctl
+        assert await wait_for(
+            pilot, lambda: bool(ctl.bursts) and len(ctl.bursts[-1].records) >= 20, 20
+        )
+        assert time.monotonic() - fired < 10  # the load process starts in ~1 s here
+        loaders = [p for p in psutil.Process().children() if "spawn" in " ".join(p.cmdline())]
+        assert loaders and all(p.memory_info().rss < 200 * 2**20 for p in loaders)
+        asked = time.monotonic()
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: not app.bursts_ctl.running, 10)
+        assert time.monotonic() - asked < 2.0
+        summary = app.bursts_ctl.results[-1].summary
+        assert summary.cancelled and summary.succeeded >= 20 and summary.failed == 0
+        await pilot.press("q")

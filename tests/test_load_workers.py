@@ -21,7 +21,7 @@ from loadgen.process import LoadWorkers, auto_workers, shard_configs
 from loadgen.runner import resolve_model
 from loadgen.stats import Distribution, Summary
 from tests.helpers import wait_until
-from tests.test_loadgen_truth import start_truth_server
+from tests.test_loadgen_truth import serve_truth
 
 TTFT = 0.050
 ITL = 0.005
@@ -31,10 +31,29 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.fixture(scope="module")
 def truth_url() -> Iterator[str]:
-    proc, url = start_truth_server("--ttft", str(TTFT), "--itl", str(ITL), "--tokens", str(TOKENS))
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    yield from serve_truth(TTFT, ITL, TOKENS)
+
+
+@pytest.mark.parametrize(
+    ("requests", "turns", "workers", "concurrency"),
+    [(101, 1, 4, 9), (10, 3, 3, 3), (11, 3, 2, 4), (7, 3, 4, 8), (1, 1, 2, 2)],
+)
+def test_each_shard_knows_its_requests_without_counting_them(
+    requests: int, turns: int, workers: int, concurrency: int
+) -> None:
+    from loadgen.runner import unit_numbers
+    from loadgen.workload import Workload
+
+    workload = Workload(turns=turns) if turns > 1 else None
+    config = LoadConfig(
+        "http://x", requests=requests, concurrency=concurrency, workers=workers, workload=workload
+    )
+    shards = shard_configs(config)
+    counted = [
+        sum(min(s.turns, requests - unit * s.turns) for unit in unit_numbers(s)) for s in shards
+    ]
+    assert [planned_requests(s) for s in shards] == counted
+    assert sum(counted) == requests
 
 
 def test_the_plan_is_split_without_overlap_or_gap() -> None:

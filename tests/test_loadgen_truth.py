@@ -44,12 +44,17 @@ def start_truth_server(*extra: str) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
-def truth_url() -> Iterator[str]:
-    proc, url = start_truth_server("--ttft", str(TTFT), "--itl", str(ITL), "--tokens", str(TOKENS))
+def serve_truth(ttft: float, itl: float, tokens: int) -> Iterator[str]:
+    """A module's truth server with these timings, for a fixture to yield from."""
+    proc, url = start_truth_server("--ttft", str(ttft), "--itl", str(itl), "--tokens", str(tokens))
     yield url
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def truth_url() -> Iterator[str]:
+    yield from serve_truth(TTFT, ITL, TOKENS)
 
 
 def run(config: LoadConfig) -> RunResult:

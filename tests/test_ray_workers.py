@@ -18,7 +18,7 @@ from loadgen.config import LoadConfig
 from loadgen.live import LiveRun
 from loadgen.runner import resolve_model
 from loadgen.stats import Summary
-from tests.test_loadgen_truth import start_truth_server
+from tests.test_loadgen_truth import serve_truth
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
@@ -31,10 +31,7 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.fixture(scope="module")
 def truth_url() -> Iterator[str]:
-    proc, url = start_truth_server("--ttft", str(TTFT), "--itl", str(ITL), "--tokens", str(TOKENS))
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    yield from serve_truth(TTFT, ITL, TOKENS)
 
 
 @pytest.fixture(scope="module")

@@ -192,6 +192,9 @@ def main() -> None:
     parser.add_argument("--api-key")
     parser.add_argument("--keepalive", type=float, default=5.0, help="idle keep-alive, as vLLM's")
     parser.add_argument("--metrics", help="a captured /metrics text to serve")
+    parser.add_argument(
+        "--reuse-port", action="store_true", help="several server processes on one port"
+    )
     args = parser.parse_args()
     truth = Truth(args)
     app = web.Application()
@@ -209,6 +212,7 @@ def main() -> None:
         print=None,
         access_log=None,
         keepalive_timeout=args.keepalive,
+        reuse_port=args.reuse_port,
     )
 
 
