@@ -16,6 +16,7 @@ import contextlib
 import gc
 import math
 import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
 import queue
 import signal
@@ -165,13 +166,15 @@ class LoadWorkers:
         ctx = mp.get_context("spawn")  # no fork of a threaded UI process
         self.config = config
         self.shards = shard_configs(config)
-        self._queue: mp.Queue[LoadMessage] = ctx.Queue()
+        # A queue each: a queue's writers share a lock, and a worker killed while holding it
+        # would silence every other worker for good.
+        self._queues: list[mp.Queue[LoadMessage]] = [ctx.Queue() for _ in self.shards]
         self._cancel = ctx.Event()
         self._go = ctx.Event()
         self._procs = [
             ctx.Process(
                 target=_child,
-                args=(shard, self._queue, self._cancel, self._go),
+                args=(shard, self._queues[shard.shard], self._cancel, self._go),
                 daemon=True,
                 name=f"loadgen-{shard.shard + 1}",
             )
@@ -202,15 +205,12 @@ class LoadWorkers:
 
     def poll(self, timeout: float = 0.0) -> list[LoadMessage]:
         """Messages that arrived, waiting up to `timeout` for the first one."""
-        got: list[LoadMessage] = []
-        try:
-            got.append(self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait())
-            while True:
-                got.append(self._queue.get_nowait())
-        except queue.Empty:
-            pass
-        for msg in got:
-            self._take(msg)
+        got = self._drain()
+        if not got and timeout:
+            # Each queue's reading end, to wait on all of them at once.
+            readers = [q._reader for q in self._queues]  # type: ignore[attr-defined]
+            mp_connection.wait(readers, timeout)
+            got = self._drain()
         if not got and not self.done:
             self._notice_dead()
         lost = {share.worker for share in self.merged.losses}
@@ -218,16 +218,24 @@ class LoadWorkers:
             self._go.set()
         return got
 
+    def _drain(self, only: int | None = None, wait: float = 0.0) -> list[LoadMessage]:
+        got: list[LoadMessage] = []
+        for w, q in enumerate(self._queues):
+            if only is not None and w != only:
+                continue
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    msg = q.get(timeout=wait) if wait else q.get_nowait()
+                    self._take(msg)
+                    got.append(msg)
+        return got
+
     def _notice_dead(self) -> None:
         merged = self.merged
         dead = [w for w, p in enumerate(self._procs) if not p.is_alive() and not merged.settled(w)]
-        if not dead:
-            return
-        # The queue's feeder may deliver a worker's last messages just after its exit.
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._take(self._queue.get(timeout=0.5))
         for w in dead:
+            # The queue's feeder may deliver a worker's last messages just after its exit.
+            self._drain(only=w, wait=0.5)
             merged.lose(w, f"exited with code {self._procs[w].exitcode}")
 
     def _take(self, msg: LoadMessage) -> None:
