@@ -119,9 +119,11 @@ class CockpitApp(App[int]):
         gc.freeze()
 
     def on_unmount(self) -> None:
-        # However the app ends (q, SIGTERM, a hang-up), the public URL does not outlive it.
+        # However the app ends (q, SIGTERM, a hang-up), the public URL and a running burst's
+        # load processes do not outlive it.
         self.sharing.close()
         self._watcher.stop()
+        self.bursts_ctl.cancel()
 
     def on_resize(self, event: events.Resize) -> None:
         apply_layout(self.screen, event.size.width, event.size.height)
