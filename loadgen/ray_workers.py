@@ -182,7 +182,6 @@ class RayWorkers:
         where = [placement.names[n] for n in self._nodes]
         self.merged = Merger(self.shards, where)
         self._actors: list[Any] = []
-        self._cancelled = False
         self._go_at: float | None = None
 
     @property
@@ -213,7 +212,6 @@ class RayWorkers:
         self._go_at = time.monotonic()
 
     def cancel(self) -> None:
-        self._cancelled = True
         for w, actor in enumerate(self._actors):
             if not self.merged.settled(w):
                 actor.cancel.remote()

@@ -118,7 +118,6 @@ class Exchange:
         self.got_byte = False
         self.keep_alive = True
         self.last_seen = clock() - t0
-        self.status = 0
 
     def stalled(self, limit: float) -> bool:
         return self._clock() - self._t0 - self.last_seen > limit
@@ -200,7 +199,6 @@ class Exchange:
         status = int(code)
         if 100 <= status < 200:  # an interim response: the real one follows
             return
-        self.status = status
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
