@@ -189,6 +189,11 @@ class MetricsSample:
         present = [v for e in self.engines.values() if (v := e.values.get(name)) is not None]
         return sum(present) if present else None
 
+    def only(self, engine: str) -> MetricsSample:
+        """This sample as if the server had only that engine (for per-engine rows)."""
+        kept = {engine: self.engines[engine]} if engine in self.engines else {}
+        return MetricsSample(self.at, kept, self.has_vllm_series)
+
     def histogram(self, name: str) -> Histogram | None:
         merged: Histogram | None = None
         for e in self.engines.values():

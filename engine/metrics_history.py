@@ -40,6 +40,13 @@ class MetricsHistory:
     def latest(self) -> MetricsSample | None:
         return self._samples[-1] if self._samples else None
 
+    def of_engine(self, engine: str, window_s: float) -> MetricsHistory:
+        """The last `window_s` of one engine's series, with the same arithmetic as the whole."""
+        part = MetricsHistory(self.retain_s)
+        for sample in self._window(window_s):
+            part.add(sample.only(engine))
+        return part
+
     def _window(self, window_s: float) -> list[MetricsSample]:
         if not self._samples:
             return []

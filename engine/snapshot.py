@@ -6,11 +6,17 @@ not given, a GPU reading NVML cannot make.
 
 from __future__ import annotations
 
+import socket
 import time
+import urllib.parse
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from engine.fleet_file import FleetMember
 from engine.gpu import Nvml
+from engine.gpu_exporters import ExporterError, scrape_exported_gpus
 from engine.health import Health, probe_health, silence
 from engine.http import get_json
 from engine.metrics import MetricsSample, ScrapeError, scrape
@@ -41,6 +47,49 @@ def fetch_identity(base: str, api_key: str | None, timeout: float) -> ServerIden
         max_model_len=max_len,
         needs_api_key=code == 401,
     )
+
+
+REMOTE_GPUS = "unknown: a remote node (gpu_metrics in a fleet file names its exporter)"
+
+
+def take_fleet_snapshot(
+    members: Sequence[FleetMember], timeout: float = 5.0
+) -> list[dict[str, Any]]:
+    """One object per endpoint, asked at once (a hung one costs its timeout, not the sum).
+
+    GPUs: the node's exporter where the fleet file names one; this machine's NVML for an
+    endpoint on this machine; otherwise unknown, with the reason in gpu_status.
+    """
+    nvml = Nvml()
+    try:
+        with ThreadPoolExecutor(max_workers=min(16, len(members))) as pool:
+            return list(pool.map(lambda m: _member_snapshot(m, timeout, nvml), members))
+    finally:
+        nvml.close()
+
+
+def _member_snapshot(member: FleetMember, timeout: float, nvml: Nvml) -> dict[str, Any]:
+    snap = {"name": member.name, **take_snapshot(member.base_url, member.api_key, timeout, nvml)}
+    if member.gpu_metrics_url is not None:
+        snap["gpus"], snap["gpu_source"] = [], member.gpu_metrics_url
+        try:
+            exported = scrape_exported_gpus(member.gpu_metrics_url, timeout)
+        except ExporterError as exc:
+            snap["gpu_status"] = str(exc)
+        else:
+            snap["gpus"], snap["gpu_status"] = exported.to_json(), "ok"
+            snap["gpu_source"] = exported.exporter
+    elif not _is_local(member.base_url):
+        snap["gpus"], snap["gpu_source"] = [], None
+        snap["gpu_status"] = REMOTE_GPUS
+    else:
+        snap["gpu_source"] = "nvml"
+    return snap
+
+
+def _is_local(base_url: str) -> bool:
+    host = urllib.parse.urlsplit(base_url).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1", socket.gethostname())
 
 
 def take_snapshot(

@@ -192,6 +192,10 @@ def main() -> None:
     parser.add_argument("--api-key")
     parser.add_argument("--keepalive", type=float, default=5.0, help="idle keep-alive, as vLLM's")
     parser.add_argument("--metrics", help="a captured /metrics text to serve")
+    parser.add_argument("--vllm-version", help="what /version says (absent: 404, as a non-vLLM)")
+    parser.add_argument(
+        "--gpu-metrics", help="a GPU exporter's captured text, served at /gpu-metrics"
+    )
     parser.add_argument(
         "--reuse-port", action="store_true", help="several server processes on one port"
     )
@@ -202,6 +206,20 @@ def main() -> None:
     app.router.add_get("/v1/models", truth.models)
     app.router.add_get("/metrics", truth.metrics)
     app.router.add_get("/truth/stats", truth.stats)
+    if args.vllm_version:
+        version = {"version": args.vllm_version}
+
+        async def answer_version(request: web.Request) -> web.StreamResponse:
+            return web.json_response(version)
+
+        app.router.add_get("/version", answer_version)
+    if args.gpu_metrics:
+        gpu_text = Path(args.gpu_metrics).read_text()
+
+        async def gpu_metrics(request: web.Request) -> web.StreamResponse:
+            return web.Response(text=gpu_text, content_type="text/plain")
+
+        app.router.add_get("/gpu-metrics", gpu_metrics)
     app.router.add_post("/v1/completions", truth.complete)
     app.router.add_post("/v1/chat/completions", truth.complete)
     print(f"truth server on port {args.port}", flush=True)

@@ -12,6 +12,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from textual import events, on
 from textual.app import App, ComposeResult, ScreenStackError
@@ -22,6 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.device_sampler import DeviceSampler
 from engine.events import ExitEvent, ServerState, StateEvent
+from engine.fleet_watch import FleetWatcher
 from engine.session import Session
 from engine.share import Share
 from engine.watcher import ServerWatcher
@@ -30,11 +32,13 @@ from tui import messages as msg
 from tui.bursts import BurstController
 from tui.commands.dashboard_config import UiConfig
 from tui.commands.sharing import TunnelFactory
+from tui.fleet_mode import FleetMode
 from tui.keys import COCKPIT_KEYS
 from tui.layout import apply_layout, wants_ascii
 from tui.load_desk import LoadDesk
 from tui.load_views import chart_data
 from tui.log_feed import ATTACHED_LOG_NOTE, LogFeed
+from tui.screens.fleet import FleetScreen
 from tui.screens.modals import ConfirmScreen, HelpScreen
 from tui.server_figures import ServerFigures
 from tui.share_flow import ShareFlow
@@ -45,6 +49,7 @@ from tui.widgets.load_panel import LoadPanel
 from tui.widgets.log_panel import LogKey, LogPanel
 
 log = logging.getLogger(__name__)
+DeskAction = Literal["burst_form", "cancel", "search", "compare", "ab", "report"]
 
 IDLE_CHART_S = 10.0
 
@@ -65,33 +70,53 @@ class CockpitApp(App[int]):
         share: Share | None = None,
         key_is_new: bool = False,
         make_tunnel: TunnelFactory | None = None,
+        fleet: FleetWatcher | None = None,
     ) -> None:
-        """start_workers False: nothing is started or watched (seeded snapshots)."""
+        """start_workers False: nothing is started or watched (seeded snapshots). fleet: the
+        app opens on the fleet screen, `session` being the first of its endpoints."""
         super().__init__()
         LoadWorkers.prepare()
-        self.session = session
         self.config = config
         self.start_workers = start_workers
         self.clock = clock
         # The longest chart (`w` toggles to 300 s) plus the 10 s step of its percentiles.
-        retain_s = max(config.chart_window, 300.0) + 30.0
-        self.figures = ServerFigures(retain_s)
-        self.bursts_ctl = BurstController(self, clock, retain_s)
+        self._retain_s = max(config.chart_window, 300.0) + 30.0
         self.sharing = ShareFlow(self, session, share, key_is_new, make_tunnel)
         self.chart_window = config.chart_window
         self._charts_drawn_at, self._charts_flat = float("-inf"), False
         self._drawn_state: ServerState | None = None
         self._device = device_sampler or DeviceSampler(
-            root_pid=lambda: session.pid, interval=max(config.refresh_interval, 0.5), clock=clock
-        )
-        self._watcher = ServerWatcher(
-            session,
-            on_report=lambda report: self.post_message(msg.ServerWatched(report)),
-            on_event=lambda event: self.post_message(msg.ServerEventArrived(event)),
-            interval=config.refresh_interval,
+            root_pid=lambda: self.session.pid,
+            interval=max(config.refresh_interval, 0.5),
             clock=clock,
         )
-        self.desk = LoadDesk(self, session, config, self.bursts_ctl, self._watcher.fast)
+        self.fleet = FleetMode(self, fleet, config.refresh_interval) if fleet else None
+        self._bind(session)
+
+    def _bind(self, session: Session) -> None:
+        """Watch this server: its figures, its watcher, its bursts (the fleet's Enter rebinds)."""
+        self.session = session
+        self.figures = ServerFigures(self._retain_s)
+        self.bursts_ctl = BurstController(self, self.clock, self._retain_s)
+        self._watcher = ServerWatcher(
+            session,
+            on_report=lambda report: self.post_message(msg.ServerWatched(report, session)),
+            on_event=lambda event: self.post_message(msg.ServerEventArrived(event)),
+            interval=self.config.refresh_interval,
+            clock=self.clock,
+        )
+        self.desk = LoadDesk(self, session, self.config, self.bursts_ctl, self._watcher.fast)
+
+    def show_server(self, session: Session) -> None:
+        """Show another server's dashboard (from the fleet); its charts start empty."""
+        self._watcher.stop()
+        self._bind(session)
+        self._charts_flat = False
+        self.query_one(LoadPanel).show_idle(self.config.default_burst.describe())
+        if self.start_workers:
+            self._watcher.start()
+        self.refresh_panels()
+        self._refresh_charts(force=True)
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -115,6 +140,8 @@ class CockpitApp(App[int]):
                 self.set_interval(0.1, self._pull_log)
             self.set_interval(self.config.refresh_interval, self.refresh_panels)
         self.refresh_panels()
+        if self.fleet is not None:
+            self.fleet.open(start=self.start_workers)
         # Everything built so far lives as long as the app: keep full collections off it.
         gc.freeze()
 
@@ -124,9 +151,12 @@ class CockpitApp(App[int]):
         self.sharing.close()
         self._watcher.stop()
         self.bursts_ctl.cancel()
+        if self.fleet is not None:
+            self.fleet.close()
 
     def on_resize(self, event: events.Resize) -> None:
-        apply_layout(self.screen, event.size.width, event.size.height)
+        # The dashboard's screen, even under the fleet's: it is laid out for when it comes back.
+        apply_layout(self.screen_stack[0], event.size.width, event.size.height)
 
     # ---- messages -------------------------------------------------------------------------
 
@@ -141,6 +171,8 @@ class CockpitApp(App[int]):
 
     @on(msg.ServerWatched)
     def _watched(self, message: msg.ServerWatched) -> None:
+        if message.session is not None and message.session is not self.session:
+            return  # a late round of a server the fleet's Enter has just left
         identity = message.report.identity
         if self.figures.take(message.report):
             if identity is not None and identity.needs_api_key:
@@ -176,6 +208,11 @@ class CockpitApp(App[int]):
     @on(msg.ShareFailed)
     def _share_failed(self, message: msg.ShareFailed) -> None:
         self.sharing.failed(message)
+
+    @on(FleetScreen.Opened)
+    def _fleet_opened(self, message: FleetScreen.Opened) -> None:
+        if self.fleet is not None:
+            self.fleet.opened(message.endpoint, message.burst)
 
     # ---- drawing --------------------------------------------------------------------------
 
@@ -224,23 +261,13 @@ class CockpitApp(App[int]):
     def action_burst(self, preset_number: int = 0) -> None:
         self.desk.burst(preset_number)
 
-    def action_burst_form(self) -> None:
-        self.desk.burst_form()
+    def action_desk(self, what: DeskAction) -> None:
+        """The load's keys other than a preset: the form, x, S, M, A and R (tui.load_desk)."""
+        getattr(self.desk, what)()
 
-    def action_cancel_burst(self) -> None:
-        self.desk.cancel()
-
-    def action_report(self) -> None:
-        self.desk.report()
-
-    def action_find_max(self) -> None:
-        self.desk.search()
-
-    def action_compare(self) -> None:
-        self.desk.compare()
-
-    def action_ab_test(self) -> None:
-        self.desk.ab()
+    def action_fleet(self) -> None:
+        if self.fleet is not None:
+            self.fleet.show()
 
     def action_restart(self) -> None:
         if not self.session.supervised:

@@ -144,9 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
         "attach",
         parents=[common],
         help="watch a vLLM server started elsewhere",
-        epilog="example: vllm-top attach http://gpu-box:8000/v1",
+        epilog="examples: vllm-top attach http://gpu-box:8000/v1 ; "
+        "vllm-top attach http://a:8000 http://b:8000 ; vllm-top attach --fleet fleet.toml",
     )
-    attach.add_argument("url", help="server URL, with or without /v1")
+    attach.add_argument(
+        "url",
+        nargs="*",
+        help="server URL, with or without /v1; several open the fleet screen",
+    )
+    attach.add_argument(
+        "--fleet", metavar="FILE", help="a TOML fleet file: [[endpoint]] name, url, ... "
+    )
     attach.add_argument("--api-key", help="Bearer key (default: $OPENAI_API_KEY)")
     attach.add_argument("--config", help="dashboard config file (default: XDG config dir)")
     _add_bench(sub, common)
@@ -173,7 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one JSON object describing a server's state, KV cache, queues and GPUs",
         epilog="example: vllm-top snapshot --url http://127.0.0.1:8000 --json",
     )
-    snapshot.add_argument("--url", required=True, help="server URL, with or without /v1")
+    snapshot.add_argument(
+        "--url",
+        action="append",
+        default=[],
+        help="server URL, with or without /v1; repeat it for a JSON list, one object each",
+    )
+    snapshot.add_argument("--fleet", metavar="FILE", help="a TOML fleet file (a JSON list)")
     snapshot.add_argument("--api-key", help="Bearer key for /v1/models (default: $OPENAI_API_KEY)")
     snapshot.add_argument(
         "--json", action="store_true", help="JSON output (the only format, for scripts)"
@@ -358,13 +372,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _own_log(Redactor([api_key]), args)
         if args.command == "attach":
-            from tui.commands.settings import check_attach_target
+            from tui.commands.fleet import fleet_members
 
-            check_attach_target(args.url, api_key)
+            members = fleet_members(args.url, args.fleet, api_key)
+            if members is None:
+                from tui.commands.settings import check_attach_target
+
+                check_attach_target(args.url[0], api_key)
             _need_terminal("attach", "or use vllm-top snapshot --json for a script")
+            if members is not None:
+                from tui.dashboard import run_dashboard_fleet
+
+                return run_dashboard_fleet(members, args.config)
             from tui.dashboard import run_dashboard_attach
 
-            return run_dashboard_attach(args.url, api_key, args.config)
+            return run_dashboard_attach(args.url[0], api_key, args.config)
         if args.command == "snapshot":
             from tui.commands.snapshot import run_snapshot
 

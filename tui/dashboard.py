@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from engine.fleet_file import FleetMember
+from engine.fleet_watch import FleetWatcher
 from engine.session import AttachedSession
 from engine.tunnel import TOKEN_ENV
 from tui.app import CockpitApp
@@ -109,4 +111,17 @@ def run_dashboard_attach(url: str, api_key: str | None, config_file: str | None)
     try:
         return _run_with_signals(app, None, app_share_closer(app)) or 0
     finally:
+        app_share_closer(app)()
+
+
+def run_dashboard_fleet(members: list[FleetMember], config_file: str | None) -> int:
+    ui = load_ui_config(Path(config_file) if config_file else None)
+    first = members[0]
+    session = AttachedSession(first.base_url, api_key=first.api_key)
+    watcher = FleetWatcher(members, interval=max(ui.refresh_interval, 1.0))
+    app = CockpitApp(session, ui, make_tunnel=_tunnels(), fleet=watcher)
+    try:
+        return _run_with_signals(app, None, app_share_closer(app)) or 0
+    finally:
+        watcher.stop()
         app_share_closer(app)()

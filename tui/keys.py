@@ -7,16 +7,16 @@ from textual.binding import Binding, BindingType
 
 COCKPIT_KEYS: list[BindingType] = [
     Binding("b", "burst()", "Burst", id="fire-burst"),
-    Binding("B", "burst_form", "Custom burst", id="burst-form"),
-    Binding("x", "cancel_burst", "Cancel burst", id="cancel-burst"),
+    Binding("B", "desk('burst_form')", "Custom burst", id="burst-form"),
+    Binding("x", "desk('cancel')", "Cancel burst", id="cancel-burst"),
     *(
         Binding(str(i), f"burst({i})", f"Preset {i}", show=False, id=f"preset-{i}")
         for i in range(1, 10)
     ),
-    Binding("S", "find_max", "Find max", id="find-max"),
-    Binding("M", "compare", "Compare", show=False, id="compare-bursts"),
-    Binding("A", "ab_test", "A/B", show=False, id="ab-test"),
-    Binding("R", "report", "Last report", show=False, id="show-report"),
+    Binding("S", "desk('search')", "Find max", id="find-max"),
+    Binding("M", "desk('compare')", "Compare", show=False, id="compare-bursts"),
+    Binding("A", "desk('ab')", "A/B", show=False, id="ab-test"),
+    Binding("R", "desk('report')", "Last report", show=False, id="show-report"),
     Binding("r", "restart", "Restart", id="restart-server"),
     Binding("p", "share", "Share", id="share"),
     Binding("w", "toggle_window", "60s/5m", show=False, id="chart-window"),
@@ -29,6 +29,7 @@ COCKPIT_KEYS: list[BindingType] = [
     Binding("a", "log('access')", "Access log", show=False, id="log-access"),
     Binding("e", "log('error')", "Last error", show=False, id="log-error"),
     Binding("s", "log('save')", "Save log", show=False, id="log-save"),
+    Binding("escape", "fleet", "Fleet", show=False, id="back-to-fleet"),
     Binding("question_mark", "help", "Help", id="help"),
     Binding("q", "quit_app", "Quit", id="quit"),
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from engine.events import SupervisorEvent
+from engine.fleet_watch import FleetReport
 from engine.share import Share
 from engine.watcher import WatchReport
 from loadgen.live import Progress
@@ -21,6 +22,18 @@ class ServerWatched(Message):
     """A round of the server watcher: state, /metrics, identity, the log's stats line."""
 
     report: WatchReport
+    session: object = None  # whose round it is: the fleet's Enter changes the server shown
+
+
+@dataclass
+class FleetWatched(Message):
+    """A round of one fleet endpoint's watcher."""
+
+    report: FleetReport
+
+    def can_replace(self, message: Message) -> bool:
+        # A slow frame keeps only the newest round of each endpoint.
+        return isinstance(message, FleetWatched) and (message.report.member == self.report.member)
 
 
 @dataclass

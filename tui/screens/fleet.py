@@ -1,0 +1,89 @@
+"""The fleet screen: every endpoint of the fleet on one table. `Enter` opens the single-server
+dashboard of the selected endpoint (`Esc` there comes back), `b` opens it and fires the default
+burst at it, `s` changes the order. The screen only draws and tells: the app owns the figures
+and decides what an opened endpoint means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Static
+
+from tui.fleet_views import SORT_KEYS, WINDOW_S, FleetFigures
+from tui.messages import FleetWatched
+from tui.widgets.fleet_table import FleetTable
+
+FLEET_KEYS: list[BindingType] = [
+    Binding("enter", "open", "Open", id="fleet-open", priority=True),
+    Binding("b", "open(True)", "Burst at it", id="fleet-burst"),
+    Binding("s", "sort", "Sort", id="fleet-sort"),
+    Binding("q", "app.quit_app", "Quit", id="fleet-quit"),
+]
+
+
+class FleetScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    FleetScreen { background: $background; }
+    FleetScreen > #fleet-title { height: 1; padding: 0 1; text-style: bold; }
+    FleetScreen > #fleet-detail { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = FLEET_KEYS
+
+    @dataclass
+    class Opened(Message):
+        """The user chose an endpoint: show its dashboard (and fire a burst at it)."""
+
+        endpoint: str
+        burst: bool = False
+
+    def __init__(self, figures: FleetFigures) -> None:
+        super().__init__()
+        self.figures = figures
+        self.sort_key = "name"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="fleet-title")
+        yield FleetTable(list(self.figures.endpoints), id="fleet-table")
+        yield Static(id="fleet-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def on_screen_resume(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        table = self.query_one(FleetTable)
+        table.show(self.figures.rows(self.sort_key))
+        count = len(self.figures.endpoints)
+        self.query_one("#fleet-title", Static).update(
+            f"vllm-top fleet: {count} endpoint{'s' * (count != 1)}, sorted by {self.sort_key},"
+            f" figures over the last {WINDOW_S:g} s"
+        )
+        self._show_detail()
+
+    @on(FleetWatched)
+    def _watched(self, message: FleetWatched) -> None:
+        self.figures.take(message.report)  # drawn by the fleet's one-second timer
+
+    @on(DataTable.RowHighlighted)
+    def _show_detail(self) -> None:
+        selected = self.query_one(FleetTable).selected
+        detail = self.figures.detail(selected.endpoint) if selected is not None else ""
+        self.query_one("#fleet-detail", Static).update(Text(detail))
+
+    def action_open(self, burst: bool = False) -> None:
+        selected = self.query_one(FleetTable).selected
+        if selected is not None:
+            self.post_message(self.Opened(selected.endpoint, burst))
+
+    def action_sort(self) -> None:
+        self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
+        self.show()
