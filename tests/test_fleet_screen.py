@@ -46,6 +46,11 @@ async def seed_fleet(pilot: Any) -> None:
     await pilot.pause()  # the table's new column widths take a second frame
 
 
+def selected(app: CockpitApp) -> str | None:
+    row = app.screen.query_one(FleetTable).selected
+    return row.endpoint if row is not None else None
+
+
 def table_rows(app: CockpitApp) -> list[list[str]]:
     table = app.screen.query_one(FleetTable)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
@@ -80,13 +85,13 @@ async def test_sorting_keeps_engines_under_their_endpoint_and_the_cursor_on_its_
     async with app.run_test(size=(160, 48)) as pilot:
         await seed_fleet(pilot)
         await pilot.press("down", "down", "down")  # replica-a
-        assert app.screen.query_one(FleetTable).selected.endpoint == "replica-a"
+        assert selected(app) == "replica-a"
         await pilot.press("s")  # by KV usage, fullest first
-        assert app.screen.sort_key == "kv"
+        assert isinstance(app.screen, FleetScreen) and app.screen.sort_key == "kv"
         assert [r[0] for r in table_rows(app)] == [
             "replica-a", "dp-pair", " └ 0", " └ 1", "replica-c", "web-box",
         ]  # fmt: skip
-        assert app.screen.query_one(FleetTable).selected.endpoint == "replica-a"
+        assert selected(app) == "replica-a"
 
 
 async def test_enter_opens_the_endpoint_dashboard_and_escape_comes_back() -> None:
@@ -103,7 +108,7 @@ async def test_enter_opens_the_endpoint_dashboard_and_escape_comes_back() -> Non
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
-        assert app.screen.query_one(FleetTable).selected.endpoint == "web-box"
+        assert selected(app) == "web-box"
         # A cockpit key does nothing to the hidden dashboard while the fleet is shown.
         await pilot.press("x")
         assert isinstance(app.screen, FleetScreen)
@@ -114,12 +119,13 @@ async def test_b_on_the_fleet_opens_the_endpoint_and_fires_the_default_burst() -
     fired: list[int] = []
     async with app.run_test(size=(120, 36)) as pilot:
         await seed_fleet(pilot)
-        app.desk.burst = fired.append  # type: ignore[method-assign]
+        app.desk.burst = fired.append  # type: ignore[method-assign,assignment]
         app.show_server = lambda session: None  # type: ignore[method-assign]
         await pilot.press("b")  # dp-pair is the first row
         await pilot.pause()
         assert not isinstance(app.screen, FleetScreen)
         assert app.sub_title == "dp-pair"
+        assert fired == [0]  # the default burst, at the endpoint just opened
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")

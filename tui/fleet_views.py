@@ -157,7 +157,7 @@ def _state_text(e: EndpointFigures) -> str:
         return "engine dead"
     if state is ServerState.READY and e.figures.history.latest is None and detail:
         return "ready, no metrics"
-    return state.value
+    return str(state.value)
 
 
 def _kv_text(history: MetricsHistory) -> str:
