@@ -15,10 +15,13 @@ from dataclasses import dataclass
 
 from engine.fleet_file import FleetMember
 from engine.gpu_exporters import ExportedGpus, ExporterError, scrape_exported_gpus
+from engine.node_observers import NodeObservers, NodeReport
+from engine.ray_cluster import ClusterError, connect
 from engine.session import AttachedSession
 from engine.watcher import ServerWatcher, WatchReport
 
 log = logging.getLogger(__name__)
+NODE_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,19 @@ class FleetReport:
     gpu_error: str | None
 
 
+@dataclass(frozen=True)
+class NodesReport:
+    """A round of the node observers: one report per node, or why there are none."""
+
+    nodes: tuple[NodeReport, ...]
+    error: str | None
+
+
 class FleetWatcher:
     def __init__(
         self,
         members: Sequence[FleetMember],
-        on_report: Callable[[FleetReport], object] = lambda _report: None,
+        on_report: Callable[[FleetReport | NodesReport], object] = lambda _report: None,
         interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         scrape_timeout: float = 5.0,
@@ -60,12 +71,27 @@ class FleetWatcher:
         self._scrape_timeout = scrape_timeout
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._ray_address: str | None = None
+        self._node_interval = NODE_INTERVAL_S
 
-    def set_listener(self, on_report: Callable[[FleetReport], object]) -> None:
+    def set_listener(self, on_report: Callable[[FleetReport | NodesReport], object]) -> None:
         """Who is told each round (the cockpit sets itself before starting the watcher)."""
         self._on_report = on_report
 
+    def observe_nodes(self, address: str, interval: float = NODE_INTERVAL_S) -> None:
+        """Also watch every node of the Ray cluster at `address` (engine.node_observers):
+        its rounds go to the listener as NodesReport, from a thread of their own."""
+        self._ray_address, self._node_interval = address, interval
+
+    @property
+    def watches_nodes(self) -> bool:
+        return self._ray_address is not None
+
     def start(self) -> None:
+        if self._ray_address is not None:
+            thread = threading.Thread(target=self._watch_nodes, name="vllm-top-nodes", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         for member in self.members:
             thread = threading.Thread(
                 target=self._run, args=(member,), name=f"vllm-top-fleet-{member.name}", daemon=True
@@ -86,6 +112,27 @@ class FleetWatcher:
                 error = str(exc)
         session = self.sessions[member.name]
         return FleetReport(member, report, session.detail, session.model, gpus, error)
+
+    def _watch_nodes(self) -> None:
+        assert self._ray_address is not None
+        try:
+            connect(self._ray_address)
+            observers = NodeObservers()
+        except ClusterError as exc:
+            self._on_report(NodesReport((), str(exc)))
+            return
+        try:
+            while not self._stop.is_set():
+                try:
+                    report = NodesReport(tuple(observers.observe()), None)
+                except Exception as exc:  # the cluster itself went away: say so, keep trying
+                    log.exception("observing the Ray cluster failed")
+                    report = NodesReport((), f"the Ray cluster does not answer: {exc}")
+                if not self._stop.is_set():
+                    self._on_report(report)
+                self._stop.wait(self._node_interval)
+        finally:
+            observers.close()
 
     def _run(self, member: FleetMember) -> None:
         while not self._stop.is_set():

@@ -24,21 +24,21 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine.ray_cluster import ClusterError, ray_module, short_error
+from engine.ray_cluster import connect as join_cluster
 from loadgen.config import ConfigError, LoadConfig
 from loadgen.merge import Merger
 from loadgen.record import RequestRecord
 from loadgen.stats import ClientHealth
 
 READY_TIMEOUT_S = 120.0  # actors placed, their connections open
-INSTALL_HINT = 'Ray is not installed: pip install "vllm-top[cluster]" (or pip install ray)'
 
 
 def _ray() -> Any:
     try:
-        import ray
-    except ImportError:
-        raise ConfigError(INSTALL_HINT) from None
-    return ray
+        return ray_module()
+    except ClusterError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -50,18 +50,11 @@ class Placement:
 
 
 def connect(address: str) -> None:
-    """Join the cluster at `address` (Ray's own meanings, `auto` included), or start a
-    private instance on this machine for `local`. Idempotent."""
-    ray = _ray()
-    if ray.is_initialized():
-        return
+    """Join the cluster at `address` (engine.ray_cluster.connect), as a ConfigError."""
     try:
-        if address == "local":
-            ray.init(include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ConfigError(f"cannot join the Ray cluster at {address}: {exc}") from None
+        join_cluster(address)
+    except ClusterError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def place(workers: int | None, per_node: int) -> Placement:
@@ -205,7 +198,7 @@ class RayWorkers:
             try:
                 ray.get(ref, timeout=READY_TIMEOUT_S)
             except Exception as exc:  # a node that could not take its actor
-                self.merged.lose(w, _short(exc))
+                self.merged.lose(w, short_error(exc))
         for w, actor in enumerate(self._actors):
             if not self.merged.settled(w):
                 actor.go.remote()
@@ -232,7 +225,7 @@ class RayWorkers:
             try:
                 records, started, ended, error = ray.get(ref, timeout=30)
             except Exception as exc:  # the actor or its node is gone
-                self.merged.lose(w, _short(exc))
+                self.merged.lose(w, short_error(exc))
                 continue
             if started and self._go_at is not None:
                 self.merged.started(w, self._go_at)  # every actor's time 0 is the barrier's
@@ -250,11 +243,3 @@ class RayWorkers:
         for actor in self._actors:
             with contextlib.suppress(Exception):
                 ray.kill(actor)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    if "ActorDiedError" in type(exc).__name__ or "died" in first.lower():
-        return "its actor died (node lost?)"
-    return first[:160]

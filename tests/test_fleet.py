@@ -234,7 +234,7 @@ async def test_the_fleet_screen_watches_live_servers(live_fleet: Path) -> None:
         states: dict[str, str] = {}
         for _ in range(150):
             await pilot.pause(0.1)
-            table = app.screen.query_one(FleetTable)
+            table = app.screen.query_one("#fleet-table", FleetTable)
             rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
             states = {r[0]: r[1] for r in rows}
             if all(states.get(k) == v for k, v in wanted.items()) and " └ 1" in states:

@@ -47,12 +47,12 @@ async def seed_fleet(pilot: Any) -> None:
 
 
 def selected(app: CockpitApp) -> str | None:
-    row = app.screen.query_one(FleetTable).selected
+    row = app.screen.query_one("#fleet-table", FleetTable).selected
     return row.endpoint if row is not None else None
 
 
 def table_rows(app: CockpitApp) -> list[list[str]]:
-    table = app.screen.query_one(FleetTable)
+    table = app.screen.query_one("#fleet-table", FleetTable)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 

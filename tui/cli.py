@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument(
         "--fleet", metavar="FILE", help="a TOML fleet file: [[endpoint]] name, url, ... "
     )
+    attach.add_argument(
+        "--ray",
+        metavar="ADDRESS|auto",
+        help="also show every node of this Ray cluster: its GPUs and vLLM processes, from an "
+        "observer on each node (needs the cluster extra)",
+    )
     attach.add_argument("--api-key", help="Bearer key (default: $OPENAI_API_KEY)")
     attach.add_argument("--config", help="dashboard config file (default: XDG config dir)")
     _add_bench(sub, common)
@@ -374,7 +380,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "attach":
             from tui.commands.fleet import fleet_members
 
-            members = fleet_members(args.url, args.fleet, api_key)
+            members = fleet_members(args.url, args.fleet, api_key, always=bool(args.ray))
+            if args.ray:
+                from tui.commands.fleet import check_ray
+
+                check_ray()
             if members is None:
                 from tui.commands.settings import check_attach_target
 
@@ -383,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if members is not None:
                 from tui.dashboard import run_dashboard_fleet
 
-                return run_dashboard_fleet(members, args.config)
+                return run_dashboard_fleet(members, args.config, args.ray)
             from tui.dashboard import run_dashboard_attach
 
             return run_dashboard_attach(args.url[0], api_key, args.config)

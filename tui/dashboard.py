@@ -114,11 +114,15 @@ def run_dashboard_attach(url: str, api_key: str | None, config_file: str | None)
         app_share_closer(app)()
 
 
-def run_dashboard_fleet(members: list[FleetMember], config_file: str | None) -> int:
+def run_dashboard_fleet(
+    members: list[FleetMember], config_file: str | None, ray_address: str | None = None
+) -> int:
     ui = load_ui_config(Path(config_file) if config_file else None)
     first = members[0]
     session = AttachedSession(first.base_url, api_key=first.api_key)
     watcher = FleetWatcher(members, interval=max(ui.refresh_interval, 1.0))
+    if ray_address:
+        watcher.observe_nodes(ray_address)
     app = CockpitApp(session, ui, make_tunnel=_tunnels(), fleet=watcher)
     try:
         return _run_with_signals(app, None, app_share_closer(app)) or 0

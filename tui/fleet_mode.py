@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.fleet_watch import FleetWatcher
+from engine.fleet_watch import FleetReport, FleetWatcher, NodesReport
 from engine.session import AttachedSession
 from tui import messages as msg
 from tui.fleet_views import FleetFigures
@@ -24,9 +24,17 @@ class FleetMode:
         self._app = app
         self.watcher = watcher
         self.figures = FleetFigures(watcher.members)
-        self.screen = FleetScreen(self.figures)
-        # Rounds go to the fleet screen, which keeps them whether it is shown or not.
-        watcher.set_listener(lambda report: self.screen.post_message(msg.FleetWatched(report)))
+        self.screen = FleetScreen(self.figures, with_nodes=watcher.watches_nodes)
+        screen = self.screen
+
+        def tell(report: FleetReport | NodesReport) -> None:
+            # Rounds go to the fleet screen, which keeps them whether it is shown or not.
+            if isinstance(report, FleetReport):
+                screen.post_message(msg.FleetWatched(report))
+            else:
+                screen.post_message(msg.NodesWatched(report))
+
+        watcher.set_listener(tell)
         self._interval = interval
         self._shown: str = watcher.members[0].name
 

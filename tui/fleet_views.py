@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from engine.events import ServerState
 from engine.fleet_file import FleetMember
-from engine.fleet_watch import FleetReport
+from engine.fleet_watch import FleetReport, NodesReport
 from engine.gpu_exporters import ExportedGpus
 from engine.metrics_history import MetricsHistory
+from engine.node_observers import NodeReport
 from tui.format import UNKNOWN, count, percent
 from tui.server_figures import ServerFigures
 
@@ -68,6 +69,12 @@ class EndpointFigures:
 class FleetFigures:
     def __init__(self, members: Sequence[FleetMember]) -> None:
         self.endpoints = {m.name: EndpointFigures(m) for m in members}
+        self.nodes: NodesReport | None = None  # with --ray: the newest round of the observers
+
+    def node_rows(self) -> list[FleetRow]:
+        if self.nodes is None:
+            return []
+        return [_node_row(n) for n in self.nodes.nodes]
 
     def take(self, fleet_report: FleetReport) -> None:
         self.endpoints[fleet_report.member.name].take(fleet_report)
@@ -90,6 +97,33 @@ class FleetFigures:
         if e.gpu_error:
             parts.append(e.gpu_error)
         return " | ".join(parts)
+
+
+NODE_COLUMNS = ("Node", "State", "GPUs", "GPU mem", "GPU util", "vLLM processes", "RSS")
+NODE_WIDTHS = (28, 6, 14, 16, 8, 40, 10)
+
+
+def _node_row(node: NodeReport) -> FleetRow:
+    label = f"{node.host} ({node.node_id[:6]})"
+    if node.lost is not None:
+        cells = (label, "lost", "", "", "", node.lost, "")
+        return FleetRow(node.node_id, node.host, None, cells, {})
+    gpus = node.gpus
+    if gpus:
+        names = {g.name or "GPU" for g in gpus}
+        what = f"{len(gpus)} x {names.pop()}" if len(names) == 1 else f"{len(gpus)} GPUs"
+        used = sum(g.memory_used_bytes or 0 for g in gpus)
+        total = sum(g.memory_total_bytes or 0 for g in gpus)
+        memory = f"{used / 2**30:.0f}/{total / 2**30:.0f} GiB"
+        utils = [g.utilization_percent for g in gpus if g.utilization_percent is not None]
+        util = f"{sum(utils) / len(utils):.0f}%" if utils else UNKNOWN
+    else:
+        what, memory, util = node.gpu_status, "", ""
+    roles = sorted({p.role.removeprefix("VLLM::") for p in node.processes})
+    processes = f"{len(node.processes)}: {', '.join(roles)}" if node.processes else "none"
+    rss = sum(p.rss_bytes or 0 for p in node.processes)
+    cells = (label, "ok", what, memory, util, processes, f"{rss / 2**30:.1f} GiB")
+    return FleetRow(node.node_id, node.host, None, cells, {})
 
 
 def _endpoint_rows(e: EndpointFigures) -> list[FleetRow]:

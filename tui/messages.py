@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from engine.events import SupervisorEvent
-from engine.fleet_watch import FleetReport
+from engine.fleet_watch import FleetReport, NodesReport
 from engine.share import Share
 from engine.watcher import WatchReport
 from loadgen.live import Progress
@@ -23,6 +23,16 @@ class ServerWatched(Message):
 
     report: WatchReport
     session: object = None  # whose round it is: the fleet's Enter changes the server shown
+
+
+@dataclass
+class NodesWatched(Message):
+    """A round of the Ray cluster's node observers."""
+
+    report: NodesReport
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, NodesWatched)
 
 
 @dataclass

@@ -15,8 +15,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from tui.fleet_views import SORT_KEYS, WINDOW_S, FleetFigures
-from tui.messages import FleetWatched
+from tui.fleet_views import NODE_COLUMNS, NODE_WIDTHS, SORT_KEYS, WINDOW_S, FleetFigures
+from tui.messages import FleetWatched, NodesWatched
 from tui.widgets.fleet_table import FleetTable
 
 FLEET_KEYS: list[BindingType] = [
@@ -32,6 +32,8 @@ class FleetScreen(ModalScreen[None]):
     FleetScreen { background: $background; }
     FleetScreen > #fleet-title { height: 1; padding: 0 1; text-style: bold; }
     FleetScreen > #fleet-detail { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
+    FleetScreen > #nodes-title { height: 1; padding: 0 1; }
+    FleetScreen > #node-table { height: auto; max-height: 40%; }
     """
     BINDINGS = FLEET_KEYS
 
@@ -42,15 +44,20 @@ class FleetScreen(ModalScreen[None]):
         endpoint: str
         burst: bool = False
 
-    def __init__(self, figures: FleetFigures) -> None:
+    def __init__(self, figures: FleetFigures, with_nodes: bool = False) -> None:
+        """with_nodes: the fleet watches a Ray cluster's nodes too (a second table)."""
         super().__init__()
         self.figures = figures
+        self.with_nodes = with_nodes
         self.sort_key = "name"
 
     def compose(self) -> ComposeResult:
         yield Static(id="fleet-title")
         yield FleetTable(list(self.figures.endpoints), id="fleet-table")
         yield Static(id="fleet-detail")
+        if self.with_nodes:
+            yield Static(id="nodes-title")
+            yield FleetTable((), NODE_COLUMNS, NODE_WIDTHS, id="node-table")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -60,8 +67,10 @@ class FleetScreen(ModalScreen[None]):
         self.show()
 
     def show(self) -> None:
-        table = self.query_one(FleetTable)
+        table = self.query_one("#fleet-table", FleetTable)
         table.show(self.figures.rows(self.sort_key))
+        if self.with_nodes:
+            self._show_nodes()
         count = len(self.figures.endpoints)
         self.query_one("#fleet-title", Static).update(
             f"vllm-top fleet: {count} endpoint{'s' * (count != 1)}, sorted by {self.sort_key},"
@@ -69,18 +78,34 @@ class FleetScreen(ModalScreen[None]):
         )
         self._show_detail()
 
+    def _show_nodes(self) -> None:
+        nodes = self.figures.nodes
+        if nodes is None:
+            title = "Ray cluster: joining..."
+        elif nodes.error is not None:
+            title = f"Ray cluster: {nodes.error}"
+        else:
+            lost = sum(n.lost is not None for n in nodes.nodes)
+            title = f"Ray cluster: {len(nodes.nodes)} nodes" + (f", {lost} lost" if lost else "")
+        self.query_one("#nodes-title", Static).update(Text(title, style="bold"))
+        self.query_one("#node-table", FleetTable).show(self.figures.node_rows())
+
+    @on(NodesWatched)
+    def _nodes_watched(self, message: NodesWatched) -> None:
+        self.figures.nodes = message.report
+
     @on(FleetWatched)
     def _watched(self, message: FleetWatched) -> None:
         self.figures.take(message.report)  # drawn by the fleet's one-second timer
 
     @on(DataTable.RowHighlighted)
     def _show_detail(self) -> None:
-        selected = self.query_one(FleetTable).selected
+        selected = self.query_one("#fleet-table", FleetTable).selected
         detail = self.figures.detail(selected.endpoint) if selected is not None else ""
         self.query_one("#fleet-detail", Static).update(Text(detail))
 
     def action_open(self, burst: bool = False) -> None:
-        selected = self.query_one(FleetTable).selected
+        selected = self.query_one("#fleet-table", FleetTable).selected
         if selected is not None:
             self.post_message(self.Opened(selected.endpoint, burst))
 

@@ -17,17 +17,24 @@ class FleetTable(DataTable[str]):
     FleetTable { height: 1fr; }
     """
 
-    def __init__(self, names: Sequence[str], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        names: Sequence[str],
+        columns: Sequence[str] = COLUMNS,
+        widths: Sequence[int | None] = WIDTHS,
+        *,
+        id: str | None = None,
+    ) -> None:
+        """names: what the first column will show (its width); a None width: the first's."""
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._shown: list[FleetRow] = []
         self._names = names
+        self._columns = list(zip(columns, widths, strict=True))
 
     def on_mount(self) -> None:
         name_width = max((len(n) for n in self._names), default=8)
-        for i, (title, width) in enumerate(zip(COLUMNS, WIDTHS, strict=True)):
-            if i == 0:
-                width = max(name_width, len(" └ 00"))
-            self.add_column(title, key=str(i), width=width)
+        for i, (title, width) in enumerate(self._columns):
+            self.add_column(title, key=str(i), width=width or max(name_width, len(" └ 00")))
 
     @property
     def selected(self) -> FleetRow | None:
