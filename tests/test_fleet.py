@@ -258,3 +258,61 @@ async def test_the_fleet_screen_watches_live_servers(live_fleet: Path) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
+
+
+def test_a_burst_across_endpoints_reports_each_and_the_whole(live_fleet: Path) -> None:
+    import threading
+
+    from loadgen.config import LoadConfig
+    from loadgen.fleet_load import run_across
+
+    members = {m.name: m for m in read_fleet_file(live_fleet, {})}
+    configs = {
+        name: LoadConfig(members[name].base_url, requests=40, concurrency=8, max_tokens=16)
+        for name in ("one", "dp-pair", "down")
+    }
+    outcome = run_across(configs, threading.Event())
+    by_name = {e.name: e for e in outcome.endpoints}
+    for name in ("one", "dp-pair"):
+        s = by_name[name].summary
+        assert s is not None and (s.succeeded, s.failed) == (40, 0)
+    assert by_name["down"].summary is None and by_name["down"].error
+    whole = outcome.whole
+    assert whole is not None and (whole.requests, whole.succeeded) == (80, 80)
+    one, pair = by_name["one"].summary, by_name["dp-pair"].summary
+    assert one is not None and pair is not None
+    assert whole.output_tokens == one.output_tokens + pair.output_tokens
+    # Concurrent endpoints add up: the whole's rate is more than either's alone.
+    assert whole.request_throughput > max(one.request_throughput, pair.request_throughput)
+    lines = outcome.report_lines()
+    assert lines[-1].startswith("whole fleet") and "80/80" in lines[-1]
+
+
+async def test_shift_b_on_the_fleet_bursts_at_every_ready_endpoint(live_fleet: Path) -> None:
+    from engine.session import AttachedSession
+    from tui.app import CockpitApp
+    from tui.commands.dashboard_config import UiConfig
+    from tui.screens.fleet import FleetScreen
+    from tui.screens.modals import ReportScreen
+
+    members = read_fleet_file(live_fleet, {})
+    app = CockpitApp(
+        AttachedSession(members[0].base_url), UiConfig(), fleet=FleetWatcher(members, interval=0.5)
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert app.fleet is not None
+        for _ in range(100):  # until both vLLM endpoints are known to be ready
+            await pilot.pause(0.1)
+            ready = [e for e in app.fleet.figures.endpoints.values() if e.state.value == "ready"]
+            if len(ready) == 2:
+                break
+        assert isinstance(app.screen, FleetScreen)
+        await pilot.press("B")
+        for _ in range(300):
+            await pilot.pause(0.1)
+            if isinstance(app.screen, ReportScreen):
+                break
+        assert isinstance(app.screen, ReportScreen)
+        report = app.screen.report
+        assert "whole fleet" in report and "200/200" in report  # 100 at each of two
+        assert "one " in report and "dp-pair" in report and "down" not in report

@@ -18,6 +18,7 @@ from textual import events, on
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
@@ -210,9 +211,11 @@ class CockpitApp(App[int]):
         self.sharing.failed(message)
 
     @on(FleetScreen.Opened)
-    def _fleet_opened(self, message: FleetScreen.Opened) -> None:
+    @on(FleetScreen.BurstAll)
+    @on(msg.FleetBurstFinished)
+    def _fleet_news(self, message: Message) -> None:
         if self.fleet is not None:
-            self.fleet.opened(message.endpoint, message.burst)
+            self.fleet.take(message)
 
     # ---- drawing --------------------------------------------------------------------------
 

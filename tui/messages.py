@@ -11,6 +11,7 @@ from engine.events import SupervisorEvent
 from engine.fleet_watch import FleetReport, NodesReport
 from engine.share import Share
 from engine.watcher import WatchReport
+from loadgen.fleet_load import FleetOutcome
 from loadgen.live import Progress
 from loadgen.search import Probe, SearchResult
 from loadgen.stats import Summary
@@ -23,6 +24,13 @@ class ServerWatched(Message):
 
     report: WatchReport
     session: object = None  # whose round it is: the fleet's Enter changes the server shown
+
+
+@dataclass
+class FleetBurstFinished(Message):
+    """A burst across the fleet ended: a summary per endpoint and one for the whole."""
+
+    outcome: FleetOutcome
 
 
 @dataclass

@@ -22,6 +22,8 @@ from tui.widgets.fleet_table import FleetTable
 FLEET_KEYS: list[BindingType] = [
     Binding("enter", "open", "Open", id="fleet-open", priority=True),
     Binding("b", "open(True)", "Burst at it", id="fleet-burst"),
+    Binding("B", "burst_all", "Burst at all", id="fleet-burst-all"),
+    Binding("x", "cancel_burst", "Cancel", id="fleet-cancel-burst"),
     Binding("s", "sort", "Sort", id="fleet-sort"),
     Binding("q", "app.quit_app", "Quit", id="fleet-quit"),
 ]
@@ -36,6 +38,12 @@ class FleetScreen(ModalScreen[None]):
     FleetScreen > #node-table { height: auto; max-height: 40%; }
     """
     BINDINGS = FLEET_KEYS
+
+    @dataclass
+    class BurstAll(Message):
+        """The default burst at every ready endpoint at once (x cancels it)."""
+
+        cancel: bool = False
 
     @dataclass
     class Opened(Message):
@@ -108,6 +116,12 @@ class FleetScreen(ModalScreen[None]):
         selected = self.query_one("#fleet-table", FleetTable).selected
         if selected is not None:
             self.post_message(self.Opened(selected.endpoint, burst))
+
+    def action_burst_all(self) -> None:
+        self.post_message(self.BurstAll())
+
+    def action_cancel_burst(self) -> None:
+        self.post_message(self.BurstAll(cancel=True))
 
     def action_sort(self) -> None:
         self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
