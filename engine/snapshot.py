@@ -174,8 +174,11 @@ def _fill_from_metrics(snap: dict[str, Any], sample: MetricsSample) -> None:
         {
             "engine": e.engine,
             "kv_cache_usage": e.kv_usage,
+            "kv_cache_capacity_tokens": e.kv_capacity_tokens,
             "running": _int(e.running),
             "waiting": _int(e.waiting),
+            "preemptions_total": _int(e.values.get("preemptions")),
+            "generation_tokens_total": _int(e.values.get("generation_tokens")),
         }
         for e in sample.engines.values()
     ]

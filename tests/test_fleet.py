@@ -316,3 +316,17 @@ async def test_shift_b_on_the_fleet_bursts_at_every_ready_endpoint(live_fleet: P
         report = app.screen.report
         assert "whole fleet" in report and "200/200" in report  # 100 at each of two
         assert "one " in report and "dp-pair" in report and "down" not in report
+
+
+def test_the_gpu_check_says_when_there_is_no_gpu(tmp_path: Path) -> None:
+    """bench/gpu_check.py is ready for a GPU machine; here (no NVML) it says why, exit 2."""
+    out = tmp_path / "gpu_check.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.gpu_check", "--no-screen", "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    if result["nvml_available"]:
+        pytest.skip("this machine has NVML: the check itself ran (see its output)")
+    assert done.returncode == 2 and result["exit_code"] == 2
+    assert result["reason"].startswith("no GPU")
