@@ -7,9 +7,11 @@ Opening an endpoint makes the app's dashboard watch that server; `Esc` brings th
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TYPE_CHECKING
 
+from textual.css.query import NoMatches
 from textual.message import Message
 
 from engine.events import ServerState
@@ -60,8 +62,10 @@ class FleetMode:
         self.cancel_burst()
 
     def redraw(self) -> None:
-        if self._app.screen is self.screen:
-            self.screen.show()
+        # Not before it is composed: a push makes it the app's screen a frame before that.
+        if self._app.screen is self.screen and self.screen.is_mounted:
+            with contextlib.suppress(NoMatches):
+                self.screen.show()
 
     def show(self) -> None:
         if self._app.screen is not self.screen:
