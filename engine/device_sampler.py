@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.gpu import GpuSample, Nvml
+from engine.node_watch import NodesReport, NodeWatch
 from engine.proctree import ProcessTreeSampler, TreeSample
 
 
@@ -23,6 +24,7 @@ class DeviceSample:
     gpu_reason: str | None  # why there is no GPU reading ("no GPU: ...")
     gpus: tuple[GpuSample, ...]
     tree: TreeSample | None  # None: no process to watch (attached) or it is gone
+    nodes: NodesReport | None = None  # with a Ray cluster watched: its nodes' newest round
 
 
 NOTHING_TO_SAMPLE_S = 5.0
@@ -36,8 +38,11 @@ class DeviceSampler:
         clock: Callable[[], float] = time.monotonic,
         history: int = 600,
         nvml: Nvml | None = None,
+        nodes: NodeWatch | None = None,
     ) -> None:
+        """nodes: the Ray cluster's nodes too (`serve --ray`), read from its own thread."""
         self._root_pid = root_pid
+        self._nodes = nodes
         self._interval = interval
         self._clock = clock
         self._nvml = nvml if nvml is not None else Nvml()
@@ -65,11 +70,14 @@ class DeviceSampler:
             gpu_reason=self._nvml.reason,
             gpus=tuple(gpus),
             tree=tree,
+            nodes=self._nodes.latest if self._nodes is not None else None,
         )
         self.history.append(sample)
         return sample
 
     def start(self) -> None:
+        if self._nodes is not None:
+            self._nodes.start()
         self._thread = threading.Thread(target=self._run, name="vllm-top-device", daemon=True)
         self._thread.start()
 
@@ -78,11 +86,13 @@ class DeviceSampler:
             sample = self.sample_once()
             # No GPU to read and no process to watch (attached, on a CPU box): nothing will
             # change but the arrival of a process, which a slower look still finds.
-            idle = not sample.gpu_available and sample.tree is None
+            idle = not sample.gpu_available and sample.tree is None and self._nodes is None
             self._stop.wait(max(self._interval, NOTHING_TO_SAMPLE_S) if idle else self._interval)
 
     def stop(self) -> None:
         self._stop.set()
+        if self._nodes is not None:
+            self._nodes.stop()
         if self._thread is not None:
             self._thread.join(5)
         self._nvml.close()

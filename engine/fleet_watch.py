@@ -15,13 +15,11 @@ from dataclasses import dataclass
 
 from engine.fleet_file import FleetMember
 from engine.gpu_exporters import ExportedGpus, ExporterError, scrape_exported_gpus
-from engine.node_observers import NodeObservers, NodeReport
-from engine.ray_cluster import ClusterError, connect
+from engine.node_watch import NODE_INTERVAL_S, NodesReport, NodeWatch
 from engine.session import AttachedSession
 from engine.watcher import ServerWatcher, WatchReport
 
 log = logging.getLogger(__name__)
-NODE_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -32,14 +30,6 @@ class FleetReport:
     model: str | None  # the served model, once /v1/models said it
     gpus: ExportedGpus | None  # None: no exporter named, or it failed (gpu_error says why)
     gpu_error: str | None
-
-
-@dataclass(frozen=True)
-class NodesReport:
-    """A round of the node observers: one report per node, or why there are none."""
-
-    nodes: tuple[NodeReport, ...]
-    error: str | None
 
 
 class FleetWatcher:
@@ -71,27 +61,24 @@ class FleetWatcher:
         self._scrape_timeout = scrape_timeout
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._ray_address: str | None = None
-        self._node_interval = NODE_INTERVAL_S
+        self._nodes: NodeWatch | None = None
 
     def set_listener(self, on_report: Callable[[FleetReport | NodesReport], object]) -> None:
         """Who is told each round (the cockpit sets itself before starting the watcher)."""
         self._on_report = on_report
 
     def observe_nodes(self, address: str, interval: float = NODE_INTERVAL_S) -> None:
-        """Also watch every node of the Ray cluster at `address` (engine.node_observers):
-        its rounds go to the listener as NodesReport, from a thread of their own."""
-        self._ray_address, self._node_interval = address, interval
+        """Also watch every node of the Ray cluster at `address` (engine.node_watch): its
+        rounds go to the listener too, as NodesReport."""
+        self._nodes = NodeWatch(address, lambda report: self._on_report(report), interval)
 
     @property
     def watches_nodes(self) -> bool:
-        return self._ray_address is not None
+        return self._nodes is not None
 
     def start(self) -> None:
-        if self._ray_address is not None:
-            thread = threading.Thread(target=self._watch_nodes, name="vllm-top-nodes", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        if self._nodes is not None:
+            self._nodes.start()
         for member in self.members:
             thread = threading.Thread(
                 target=self._run, args=(member,), name=f"vllm-top-fleet-{member.name}", daemon=True
@@ -101,6 +88,8 @@ class FleetWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._nodes is not None:
+            self._nodes.stop()
 
     def watch_once(self, member: FleetMember) -> FleetReport:
         report = self._watchers[member.name].watch_once()
@@ -112,27 +101,6 @@ class FleetWatcher:
                 error = str(exc)
         session = self.sessions[member.name]
         return FleetReport(member, report, session.detail, session.model, gpus, error)
-
-    def _watch_nodes(self) -> None:
-        assert self._ray_address is not None
-        try:
-            connect(self._ray_address)
-            observers = NodeObservers()
-        except ClusterError as exc:
-            self._on_report(NodesReport((), str(exc)))
-            return
-        try:
-            while not self._stop.is_set():
-                try:
-                    report = NodesReport(tuple(observers.observe()), None)
-                except Exception as exc:  # the cluster itself went away: say so, keep trying
-                    log.exception("observing the Ray cluster failed")
-                    report = NodesReport((), f"the Ray cluster does not answer: {exc}")
-                if not self._stop.is_set():
-                    self._on_report(report)
-                self._stop.wait(self._node_interval)
-        finally:
-            observers.close()
 
     def _run(self, member: FleetMember) -> None:
         while not self._stop.is_set():

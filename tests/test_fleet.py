@@ -330,3 +330,38 @@ def test_the_gpu_check_says_when_there_is_no_gpu(tmp_path: Path) -> None:
         pytest.skip("this machine has NVML: the check itself ran (see its output)")
     assert done.returncode == 2 and result["exit_code"] == 2
     assert result["reason"].startswith("no GPU")
+
+
+def test_serve_ray_is_for_the_dashboard_only() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "serve", "--demo", "--headless", "--ray", "local"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "--ray needs the dashboard" in done.stderr
+
+
+def test_node_lines_say_each_node_and_a_lost_one() -> None:
+    from engine.gpu import GpuSample
+    from engine.node_observers import NodeReport
+    from engine.node_watch import NodesReport
+    from engine.proctree import ProcInfo
+    from tui.view_models import node_lines
+
+    h200 = GpuSample(0, "NVIDIA H200", 120 * 2**30, 140 * 2**30, 90, 50, 500.0, 700.0, ())
+    worker = ProcInfo(7, "ray::RayWorkerWrapper", 99.0, 2**30, 100 * 2**30)
+    report = NodesReport(
+        (
+            NodeReport("a" * 8, "gpu-1", gpus=(h200, h200), gpu_status="ok", processes=(worker,)),
+            NodeReport("b" * 8, "gpu-2", lost="its actor died (node lost?)"),
+        ),
+        None,
+    )
+    assert node_lines(report) == (
+        "Ray nodes: 2",
+        " gpu-1: 2 GPU 240.0 GiB/280.0 GiB; vLLM processes 1",
+        " gpu-2: lost (its actor died (node lost?))",
+    )
+    assert node_lines(NodesReport((), "cannot join the Ray cluster at x")) == (
+        "Ray nodes: cannot join the Ray cluster at x",
+    )

@@ -84,3 +84,32 @@ async def test_the_fleet_screen_shows_every_node(cluster: Any, demo_server: Supe
             assert "APIServer" in row[5] and "EngineCore" in row[5]
         title = str(app.screen.query_one("#nodes-title").render())
         assert "2 nodes" in title
+
+
+def test_serve_with_ray_shows_every_node_in_the_device_panel(
+    cluster: Any, demo_server: Supervisor
+) -> None:
+    """What `vllm-top serve --ray ADDRESS` hands the dashboard: the device sampler of the
+    supervised server, with the cluster's nodes watched beside it."""
+    import time
+
+    from engine.device_sampler import DeviceSampler
+    from engine.node_watch import NodeWatch
+    from tui.view_models import device_view
+
+    sampler = DeviceSampler(
+        root_pid=lambda: demo_server.pid, nodes=NodeWatch(cluster.address, interval=0.5)
+    )
+    sampler.start()
+    try:
+        deadline = time.monotonic() + 60
+        view = device_view(sampler.sample_once())
+        while time.monotonic() < deadline and len(view.nodes) < 3:
+            time.sleep(0.5)
+            view = device_view(sampler.sample_once())
+    finally:
+        sampler.stop()
+    assert view.nodes[0] == "Ray nodes: 2", view.nodes
+    for line in view.nodes[1:]:
+        assert "no GPU" in line and "vLLM processes" in line and "vLLM processes 0" not in line
+    assert view.tree is not None and view.tree.startswith("vLLM tree")  # the local tree too

@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--config", help="dashboard config file (default: XDG config dir)")
     serve.add_argument(
+        "--ray",
+        metavar="ADDRESS|auto",
+        help="the dashboard's Device panel also shows every node of this Ray cluster (for "
+        "`-- --distributed-executor-backend ray`; needs the cluster extra)",
+    )
+    serve.add_argument(
         "--stop-grace",
         type=_positive_float,
         default=15.0,
@@ -365,6 +371,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = ServeSettings.from_args(args, tuple(vllm_args))
             _own_log(settings.redactor(), args)
             settings.validate()
+            if args.ray:
+                from tui.commands.fleet import check_ray
+
+                if settings.headless:
+                    raise UsageError("--ray needs the dashboard (not --headless)")
+                check_ray()
             if settings.headless:
                 from tui.commands.headless import run_headless
 
@@ -372,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _need_terminal("serve", "or use --headless")
             from tui.dashboard import run_dashboard_serve
 
-            return run_dashboard_serve(settings, args.config)
+            return run_dashboard_serve(settings, args.config, args.ray)
         api_key = api_key_from(args)
         from engine.redact import Redactor
 

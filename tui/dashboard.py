@@ -10,8 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from engine.device_sampler import DeviceSampler
 from engine.fleet_file import FleetMember
 from engine.fleet_watch import FleetWatcher
+from engine.node_watch import NodeWatch
 from engine.session import AttachedSession
 from engine.tunnel import TOKEN_ENV
 from tui.app import CockpitApp
@@ -29,12 +31,26 @@ def _tunnels() -> TunnelFactory | None:
     return ngrok_factory(token) if token else None
 
 
-def run_dashboard_serve(settings: ServeSettings, config_file: str | None) -> int:
+def run_dashboard_serve(
+    settings: ServeSettings, config_file: str | None, ray_address: str | None = None
+) -> int:
     ui = load_ui_config(Path(config_file) if config_file else None)
     share = share_for(settings)
     session = supervised_session(settings)
+    device = None
+    if ray_address:  # the Device panel shows every node of the cluster too
+        device = DeviceSampler(
+            root_pid=lambda: session.pid,
+            interval=max(ui.refresh_interval, 0.5),
+            nodes=NodeWatch(ray_address),
+        )
     app = CockpitApp(
-        session, ui, share=share, key_is_new=settings.generated_key, make_tunnel=_tunnels()
+        session,
+        ui,
+        share=share,
+        key_is_new=settings.generated_key,
+        make_tunnel=_tunnels(),
+        device_sampler=device,
     )
     stop: Callable[[], None] | None = None
     if not settings.keep_server:

@@ -15,7 +15,8 @@ from textual.css.query import NoMatches
 from textual.message import Message
 
 from engine.events import ServerState
-from engine.fleet_watch import FleetReport, FleetWatcher, NodesReport
+from engine.fleet_watch import FleetReport, FleetWatcher
+from engine.node_watch import NodesReport
 from engine.session import AttachedSession
 from loadgen.config import ConfigError
 from loadgen.fleet_load import FleetOutcome, run_across

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from engine.events import ServerState
 from engine.fleet_file import FleetMember
-from engine.fleet_watch import FleetReport, NodesReport
+from engine.fleet_watch import FleetReport
 from engine.gpu_exporters import ExportedGpus
 from engine.metrics_history import MetricsHistory
 from engine.node_observers import NodeReport
+from engine.node_watch import NodesReport
 from tui.format import UNKNOWN, count, percent
 from tui.server_figures import ServerFigures
 

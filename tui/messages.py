@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from engine.events import SupervisorEvent
-from engine.fleet_watch import FleetReport, NodesReport
+from engine.fleet_watch import FleetReport
+from engine.node_watch import NodesReport
 from engine.share import Share
 from engine.watcher import WatchReport
 from loadgen.fleet_load import FleetOutcome

@@ -13,6 +13,7 @@ from typing import Literal
 from engine.device_sampler import DeviceSample
 from engine.events import ServerState
 from engine.metrics_history import MetricsHistory
+from engine.node_watch import NodesReport
 from engine.session import Session
 from engine.startup import Phase
 from engine.statsline import StatsLine
@@ -235,6 +236,7 @@ class DeviceView:
     tree: str | None = None  # "vLLM tree: CPU 97%  RSS 1.9 GiB" (None: not visible)
     tree_gpu: str | None = None  # "  GPU 12.3 GiB"
     processes: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()  # with a Ray cluster watched: a line per node
 
 
 def device_view(sample: DeviceSample | None) -> DeviceView:
@@ -273,7 +275,24 @@ def device_view(sample: DeviceSample | None) -> DeviceView:
         tree=tree_text,
         tree_gpu=tree_gpu,
         processes=processes or (),
+        nodes=node_lines(sample.nodes) if sample.nodes is not None else (),
     )
+
+
+def node_lines(report: NodesReport) -> tuple[str, ...]:
+    """`serve --ray`: every node of the cluster in a line: its GPUs and vLLM processes."""
+    if report.error is not None:
+        return (f"Ray nodes: {report.error}",)
+    lines = [f"Ray nodes: {len(report.nodes)}"]
+    for node in report.nodes:
+        if node.lost is not None:
+            lines.append(f" {node.host}: lost ({node.lost})")
+            continue
+        used = sum(g.memory_used_bytes or 0 for g in node.gpus)
+        total = sum(g.memory_total_bytes or 0 for g in node.gpus)
+        gpus = f"{len(node.gpus)} GPU {gib(used)}/{gib(total)}" if node.gpus else node.gpu_status
+        lines.append(f" {node.host}: {gpus}; vLLM processes {len(node.processes)}")
+    return tuple(lines)
 
 
 # ---- everything the refresh draws --------------------------------------------------------------

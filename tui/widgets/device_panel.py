@@ -36,4 +36,6 @@ class DevicePanel(TextPanel):
                 text.append(view.tree_gpu)
             for row in view.processes:
                 text.append(f"\n{row}")
+        for i, line in enumerate(view.nodes):
+            text.append(f"\n{line}", style="bold" if i == 0 else "")
         self.show_text(text)
