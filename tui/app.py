@@ -112,6 +112,7 @@ class CockpitApp(App[int]):
         """Show another server's dashboard (from the fleet); its charts start empty."""
         self._watcher.stop()
         self._bind(session)
+        self.sharing.rebind(session)
         self._charts_flat = False
         self.query_one(LoadPanel).show_idle(self.config.default_burst.describe())
         if self.start_workers:
@@ -229,7 +230,8 @@ class CockpitApp(App[int]):
         now, state = self.clock(), self.session.state
         self._drawn_state = state
         device = self._device.latest
-        dashboard.show(panels_view(self.session, self.figures, device, now, self.sharing.url))
+        url = self.sharing.url_of(self.session)
+        dashboard.show(panels_view(self.session, self.figures, device, now, url))
         self.sharing.show_when_ready(state)
         self.desk.server_changed()
         # Charts are the costliest frame. With nothing happening they only scroll: every 10 s

@@ -51,6 +51,15 @@ class ShareFlow:
     def url(self) -> str | None:
         return self.share.endpoint.url if self.share and self.share.endpoint else None
 
+    def url_of(self, session: Session) -> str | None:
+        """The public URL if it is this server's (the fleet's Enter changes the server shown)."""
+        return self.url if session is self._session else None
+
+    def rebind(self, session: Session) -> None:
+        """`p` now shares this server, unless a public URL is open: it stays with its own."""
+        if self.share is None:
+            self._session = session
+
     def start(self) -> None:
         """The `p` key."""
         app, session = self._app, self._session
