@@ -8,15 +8,18 @@ Each round of an endpoint is the single-server watcher's own round (state from /
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engine.fleet_file import FleetMember
+from engine.gpu import Nvml
 from engine.gpu_exporters import ExportedGpus, ExporterError, scrape_exported_gpus
 from engine.node_watch import NODE_INTERVAL_S, NodesReport, NodeWatch
 from engine.session import AttachedSession
+from engine.urls import is_local
 from engine.watcher import ServerWatcher, WatchReport
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,8 @@ class FleetWatcher:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._nodes: NodeWatch | None = None
+        self._nvml: Nvml | None = None  # for endpoints on this machine, opened when needed
+        self._nvml_lock = threading.Lock()
 
     def set_listener(self, on_report: Callable[[FleetReport | NodesReport], object]) -> None:
         """Who is told each round (the cockpit sets itself before starting the watcher)."""
@@ -88,6 +93,9 @@ class FleetWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._nvml_lock:
+            if self._nvml is not None:
+                self._nvml.close()
         if self._nodes is not None:
             self._nodes.stop()
 
@@ -99,8 +107,19 @@ class FleetWatcher:
                 gpus = scrape_exported_gpus(member.gpu_metrics_url, self._scrape_timeout)
             except ExporterError as exc:
                 error = str(exc)
+        elif is_local(member.base_url):  # this machine's own GPUs, as the dashboard reads them
+            gpus, error = self._local_gpus()
         session = self.sessions[member.name]
         return FleetReport(member, report, session.detail, session.model, gpus, error)
+
+    def _local_gpus(self) -> tuple[ExportedGpus | None, str | None]:
+        with self._nvml_lock:
+            if self._nvml is None:
+                self._nvml = Nvml()
+            if not self._nvml.available:
+                return None, self._nvml.reason
+            found = tuple((socket.gethostname(), g) for g in self._nvml.sample())
+        return ExportedGpus("nvml", found), None
 
     def _run(self, member: FleetMember) -> None:
         while not self._stop.is_set():

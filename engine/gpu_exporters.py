@@ -45,7 +45,7 @@ _NVITOP: dict[str, tuple[str, ...]] = {
 class ExportedGpus:
     """What one exporter page said: its GPUs by host, and which exporter it was."""
 
-    exporter: str | None  # "dcgm-exporter", "nvitop-exporter", or None (no GPU series)
+    exporter: str | None  # "dcgm-exporter", "nvitop-exporter", "nvml" (this machine), or None
     gpus: tuple[tuple[str | None, GpuSample], ...] = field(default=())  # (hostname, sample)
 
     def to_json(self) -> list[dict[str, Any]]:

@@ -6,9 +6,7 @@ not given, a GPU reading NVML cannot make.
 
 from __future__ import annotations
 
-import socket
 import time
-import urllib.parse
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from engine.gpu_exporters import ExporterError, scrape_exported_gpus
 from engine.health import Health, probe_health, silence
 from engine.http import get_json
 from engine.metrics import MetricsSample, ScrapeError, scrape
-from engine.urls import normalize_base_url
+from engine.urls import is_local, normalize_base_url
 
 
 @dataclass(frozen=True)
@@ -79,17 +77,12 @@ def _member_snapshot(member: FleetMember, timeout: float, nvml: Nvml) -> dict[st
         else:
             snap["gpus"], snap["gpu_status"] = exported.to_json(), "ok"
             snap["gpu_source"] = exported.exporter
-    elif not _is_local(member.base_url):
+    elif not is_local(member.base_url):
         snap["gpus"], snap["gpu_source"] = [], None
         snap["gpu_status"] = REMOTE_GPUS
     else:
         snap["gpu_source"] = "nvml"
     return snap
-
-
-def _is_local(base_url: str) -> bool:
-    host = urllib.parse.urlsplit(base_url).hostname or ""
-    return host in ("localhost", "127.0.0.1", "::1", socket.gethostname())
 
 
 def take_snapshot(

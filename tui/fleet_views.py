@@ -221,10 +221,10 @@ def _kv_tokens(history: MetricsHistory) -> str:
 
 
 def _gpu_text(e: EndpointFigures) -> str:
-    if e.member.gpu_metrics_url is None:
-        return "no exporter"
     if e.gpus is None:
-        return UNKNOWN
+        if e.gpu_error is not None and e.gpu_error.startswith("no GPU"):
+            return "no GPU"  # this machine's NVML: none here
+        return "no exporter" if e.member.gpu_metrics_url is None else UNKNOWN
     used = [g.memory_used_bytes for _, g in e.gpus.gpus if g.memory_used_bytes is not None]
     total = [g.memory_total_bytes for _, g in e.gpus.gpus if g.memory_total_bytes is not None]
     if not used:
