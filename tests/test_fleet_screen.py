@@ -19,6 +19,7 @@ from tests.seeded_fleet import MEMBERS, NOW, fleet_reports
 from tui.app import CockpitApp
 from tui.commands.dashboard_config import UiConfig
 from tui.screens.fleet import FleetScreen
+from tui.screens.modals import HelpScreen
 from tui.widgets.dashboard import Dashboard
 from tui.widgets.fleet_table import FleetTable
 
@@ -105,10 +106,19 @@ async def test_enter_opens_the_endpoint_dashboard_and_escape_comes_back() -> Non
         assert app.screen.query_one(Dashboard) is not None
         assert app.session.base_url == "http://10.0.0.14:80"
         assert app.sub_title == "web-box"
+        footer_keys = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+        assert "fleet" in footer_keys  # Esc, in the footer, with a fleet only
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)
         assert selected(app) == "web-box"
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "fleet-burst-all" in str(app.screen.rows)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, FleetScreen)
         # A cockpit key does nothing to the hidden dashboard while the fleet is shown.
         await pilot.press("x")
         assert isinstance(app.screen, FleetScreen)

@@ -270,6 +270,9 @@ class CockpitApp(App[int]):
         """The load's keys other than a preset: the form, x, S, M, A and R (tui.load_desk)."""
         getattr(self.desk, what)()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.fleet is not None if action == "fleet" else True  # Esc: with a fleet only
+
     def action_fleet(self) -> None:
         if self.fleet is not None:
             self.fleet.show()

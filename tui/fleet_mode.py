@@ -36,7 +36,7 @@ class FleetMode:
         self._app = app
         self.watcher = watcher
         self.figures = FleetFigures(watcher.members)
-        self.screen = FleetScreen(self.figures, with_nodes=watcher.watches_nodes)
+        self.screen = FleetScreen(self.figures, watcher.watches_nodes, app.config.keymap)
         screen = self.screen
 
         def tell(report: FleetReport | NodesReport) -> None:

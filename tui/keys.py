@@ -29,7 +29,7 @@ COCKPIT_KEYS: list[BindingType] = [
     Binding("a", "log('access')", "Access log", show=False, id="log-access"),
     Binding("e", "log('error')", "Last error", show=False, id="log-error"),
     Binding("s", "log('save')", "Save log", show=False, id="log-save"),
-    Binding("escape", "fleet", "Fleet", show=False, id="back-to-fleet"),
+    Binding("escape", "fleet", "Fleet", id="back-to-fleet"),  # shown with a fleet only
     Binding("question_mark", "help", "Help", id="help"),
     Binding("q", "quit_app", "Quit", id="quit"),
 ]

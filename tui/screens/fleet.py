@@ -5,6 +5,7 @@ and decides what an opened endpoint means."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from tui.fleet_views import NODE_COLUMNS, NODE_WIDTHS, SORT_KEYS, WINDOW_S, FleetFigures
 from tui.messages import FleetWatched, NodesWatched
+from tui.screens.modals import HelpScreen
 from tui.widgets.fleet_table import FleetTable
 
 FLEET_KEYS: list[BindingType] = [
@@ -25,6 +27,7 @@ FLEET_KEYS: list[BindingType] = [
     Binding("B", "burst_all", "Burst at all", id="fleet-burst-all"),
     Binding("x", "cancel_burst", "Cancel", id="fleet-cancel-burst"),
     Binding("s", "sort", "Sort", id="fleet-sort"),
+    Binding("question_mark", "help", "Help", id="fleet-help"),
     Binding("q", "app.quit_app", "Quit", id="fleet-quit"),
 ]
 
@@ -52,10 +55,14 @@ class FleetScreen(ModalScreen[None]):
         endpoint: str
         burst: bool = False
 
-    def __init__(self, figures: FleetFigures, with_nodes: bool = False) -> None:
-        """with_nodes: the fleet watches a Ray cluster's nodes too (a second table)."""
+    def __init__(
+        self, figures: FleetFigures, with_nodes: bool = False, keymap: Mapping[str, str] = {}
+    ) -> None:
+        """with_nodes: the fleet watches a Ray cluster's nodes too (a second table); keymap:
+        the config file's remapped keys, for `?`."""
         super().__init__()
         self.figures = figures
+        self._keymap = keymap
         self.with_nodes = with_nodes
         self.sort_key = "name"
 
@@ -122,6 +129,11 @@ class FleetScreen(ModalScreen[None]):
 
     def action_cancel_burst(self) -> None:
         self.post_message(self.BurstAll(cancel=True))
+
+    def action_help(self) -> None:
+        app = self.app
+        display = app.get_key_display
+        app.push_screen(HelpScreen.of(FLEET_KEYS, self._keymap, lambda k: display(Binding(k, ""))))
 
     def action_sort(self) -> None:
         self.sort_key = SORT_KEYS[(SORT_KEYS.index(self.sort_key) + 1) % len(SORT_KEYS)]
