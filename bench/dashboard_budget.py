@@ -2,6 +2,7 @@
 
     python -m bench.dashboard_budget --url http://127.0.0.1:8000   # a running server to attach to
     python -m bench.dashboard_budget --url ... --flood-seconds 60 --idle-seconds 60
+    python -m bench.dashboard_budget --fleet fleet.toml            # the fleet screen's idle CPU
 
 1. First frame: `vllm-top attach URL` in a pseudo-terminal (80x24); seconds from exec until
    the status line is painted. Median of 5.
@@ -94,9 +95,9 @@ def first_frame(url: str, runs: int = 5) -> list[float]:
     return times
 
 
-def idle_cpu(url: str, seconds: float) -> float:
-    pid, fd = _spawn_in_pty([VLLM_TOP, "attach", url])
-    _read_until(fd, b"READY", 10.0)
+def idle_cpu(attach_args: list[str], seconds: float, drawn: bytes = b"READY") -> float:
+    pid, fd = _spawn_in_pty([VLLM_TOP, "attach", *attach_args])
+    _read_until(fd, drawn, 10.0)
     _drain(fd, 3.0)  # settle after start-up
     proc = psutil.Process(pid)
     cpu0 = sum(proc.cpu_times()[:2])
@@ -171,16 +172,25 @@ async def log_flood(rate: int, seconds: float) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True, help="a running vLLM server to attach to")
+    parser.add_argument("--url", help="a running vLLM server to attach to")
+    parser.add_argument(
+        "--fleet", metavar="FILE", help="instead: only the idle CPU of `attach --fleet FILE`"
+    )
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--flood-seconds", type=float, default=60)
     parser.add_argument("--flood-rate", type=int, default=5000)
     args = parser.parse_args()
+    if args.fleet:
+        cpu = idle_cpu(["--fleet", args.fleet], args.idle_seconds, drawn=b"fleet")
+        print(f"fleet screen idle CPU: {cpu:.1%} of one core over {args.idle_seconds:.0f} s")
+        return
+    if not args.url:
+        parser.error("--url or --fleet is needed")
     frames = first_frame(args.url)
     print(
         f"first frame: median {statistics.median(frames):.2f} s, max {max(frames):.2f} s (5 runs)"
     )
-    cpu = idle_cpu(args.url, args.idle_seconds)
+    cpu = idle_cpu([args.url], args.idle_seconds)
     print(f"idle CPU: {cpu:.1%} of one core over {args.idle_seconds:.0f} s (attached, refresh 1 s)")
     flood = asyncio.run(log_flood(args.flood_rate, args.flood_seconds))
     print(

@@ -68,6 +68,7 @@ class ServerWatcher:
         self._scrape_timeout = scrape_timeout
         self._stop = threading.Event()
         self._fast = threading.Event()
+        self._paused = threading.Event()
         self._thread: threading.Thread | None = None
         self._identity_for: int | None = None  # the server whose identity was asked
         self._last_error: str | None = None
@@ -80,6 +81,14 @@ class ServerWatcher:
         else:
             self._fast.clear()
 
+    def pause(self, paused: bool) -> None:
+        """Skip rounds while nobody looks (the fleet screen covers this dashboard and watches
+        the same server itself)."""
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="vllm-top-watch", daemon=True)
         self._thread.start()
@@ -89,6 +98,9 @@ class ServerWatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._paused.is_set():
+                self._stop.wait(self._interval)
+                continue
             try:
                 report = self.watch_once()
             except Exception:  # a bug here must not end the watching; it is logged

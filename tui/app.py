@@ -108,6 +108,10 @@ class CockpitApp(App[int]):
         )
         self.desk = LoadDesk(self, session, self.config, self.bursts_ctl, self._watcher.fast)
 
+    def watch_paused(self, paused: bool) -> None:
+        """The dashboard's watcher rests while the fleet screen covers it."""
+        self._watcher.pause(paused)
+
     def show_server(self, session: Session) -> None:
         """Show another server's dashboard (from the fleet); its charts start empty."""
         self._watcher.stop()
