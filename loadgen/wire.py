@@ -278,6 +278,12 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         self.exchange = exchange
         self.served += 1
+        if self.closed:
+            # Lost between being opened (or taken from the pool) and now: nothing will ever
+            # call connection_lost again, and a write would vanish. Seen when the server died
+            # just after accepting: the request then waited for the stall timeout (600 s).
+            exchange.lost(None)
+            return
         self.transport.write(request)
 
     def close(self) -> None:

@@ -149,6 +149,30 @@ def test_a_connection_lost_mid_stream_is_dropped_and_before_any_byte_is_not() ->
     asyncio.run(run())
 
 
+def test_a_request_sent_on_a_connection_already_lost_ends_at_once() -> None:
+    """The server died after accepting but before the request went out: connection_lost came
+    first, so the exchange must end now (it waited for the 600 s stall timeout before)."""
+    from loadgen.wire import ClosedBeforeResponse, Connection
+
+    class Transport:
+        written: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.written.append(data)
+
+    async def run() -> None:
+        conn = Connection()
+        conn.connection_made(Transport())  # type: ignore[arg-type]
+        conn.connection_lost(ConnectionResetError(104, "Connection reset by peer"))
+        exchange = Exchange(StreamSink(RequestRecord(0, 0.0), None), lambda: 1.0, 0.0)
+        conn.send(b"GET / HTTP/1.1\r\n\r\n", exchange)
+        with pytest.raises(ClosedBeforeResponse):
+            await asyncio.wait_for(exchange.done, 1.0)
+        assert Transport.written == []
+
+    asyncio.run(run())
+
+
 def test_the_request_on_the_wire() -> None:
     target = Target.of("https://example.com:8443/base/v1/chat/completions")
     assert (target.host, target.port, target.tls) == ("example.com", 8443, True)
