@@ -67,7 +67,12 @@ def take_fleet_snapshot(
 
 
 def _member_snapshot(member: FleetMember, timeout: float, nvml: Nvml) -> dict[str, Any]:
-    snap = {"name": member.name, **take_snapshot(member.base_url, member.api_key, timeout, nvml)}
+    # This machine's NVML only for an endpoint on it with no exporter: else it is overwritten.
+    local = member.gpu_metrics_url is None and is_local(member.base_url)
+    snap = {
+        "name": member.name,
+        **take_snapshot(member.base_url, member.api_key, timeout, nvml if local else None, local),
+    }
     if member.gpu_metrics_url is not None:
         snap["gpus"], snap["gpu_source"] = [], member.gpu_metrics_url
         try:
@@ -86,7 +91,11 @@ def _member_snapshot(member: FleetMember, timeout: float, nvml: Nvml) -> dict[st
 
 
 def take_snapshot(
-    url: str, api_key: str | None = None, timeout: float = 5.0, nvml: Nvml | None = None
+    url: str,
+    api_key: str | None = None,
+    timeout: float = 5.0,
+    nvml: Nvml | None = None,
+    sample_gpus: bool = True,
 ) -> dict[str, Any]:
     base = normalize_base_url(url)
     started = time.monotonic()
@@ -111,9 +120,10 @@ def take_snapshot(
         "gpus": [],
         "gpu_status": None,
     }
-    nv = nvml if nvml is not None else Nvml()
-    snap["gpus"] = [g.to_json() for g in nv.sample()]
-    snap["gpu_status"] = "ok" if nv.available else nv.reason
+    if sample_gpus:
+        nv = nvml if nvml is not None else Nvml()
+        snap["gpus"] = [g.to_json() for g in nv.sample()]
+        snap["gpu_status"] = "ok" if nv.available else nv.reason
     if probe.health is Health.SILENT:
         # Something took the connection and never answered: a hung server, not a missing one.
         snap["state"] = "unresponsive"
