@@ -1,14 +1,22 @@
 """Client overhead of load generators against a server with programmed timings.
 
     python -m bench.client_overhead [--concurrency 64,256,512] [--tokens 64] [--waves 6]
+                                    [--repeat 3] [--server step|truth] [--clients ...]
 
-The truth server (tests/truth_server.py) runs pinned to CPU 1 and streams one token per SSE
-chunk (as vLLM does by default), every `itl` seconds after a `ttft` of 200 ms; it records when
-it really wrote each first token. Each client runs in its own process pinned to CPU 0, twice:
-one wave of C requests at concurrency C, then `waves` waves. CPU per chunk is the difference of
-the two runs' CPU (user + system, measured inside the process around the run only) over the
-difference of their chunks, so imports, connection set-up and the first wave cancel out. TTFT
-error is the one-wave run's client TTFT percentile minus the server's own record.
+The server runs pinned to CPU 1 and streams one token per SSE chunk (as vLLM does by default),
+every `itl` seconds after a `ttft` of 200 ms; it records when it really wrote each first token.
+By default it is bench/step_server.py: every stream's token of an engine step written together,
+as vLLM's engine and API server do, fast enough that the client is what is measured.
+`--server truth` runs tests/truth_server.py instead (aiohttp, each stream on its own clock): it
+writes about 12,000 chunks a second, so past ~200 streams it is the bottleneck, its writes
+spread over the step and every client wakes up once per chunk, whatever its own cost.
+
+Each client runs in its own process pinned to CPU 0, twice: one wave of C requests at
+concurrency C, then `waves` waves. CPU per chunk is the difference of the two runs' CPU (user +
+system, measured inside the process around the run only) over the difference of their chunks,
+so imports, connection set-up and the first wave cancel out. TTFT error is the one-wave run's
+client TTFT percentile minus the server's own record. Each client is measured `repeat` times,
+the clients interleaved; the table gives the median run and every run's CPU per chunk.
 
 - vllm-top:   loadgen.runner.run_load on uvloop, as its load processes run it (this project)
 - prototype:  the original script's shape: asyncio + aiohttp + Semaphore with aiohttp's default
@@ -171,6 +179,24 @@ def _client_run(name: str, url: str, n: int, c: int, tokens: int) -> dict[str, A
     return result
 
 
+def _measure(name: str, url: str, c: int, tokens: int, waves: int) -> dict[str, Any]:
+    """One client's CPU per chunk (waves minus one wave) and TTFT error (the one-wave run)."""
+    _server_ttfts(url)  # reset
+    one = _client_run(name, url, c, c, tokens)
+    truth = _server_ttfts(url)
+    many = _client_run(name, url, c * waves, c, tokens)
+    if isinstance(one, str) or isinstance(many, str):
+        return {"failed": one if isinstance(one, str) else many}
+    chunks = (many["ok"] - one["ok"]) * tokens
+    return {
+        "ok": many["ok"],
+        "tokens": many["tokens"],
+        "per_chunk": (many["cpu_s"] - one["cpu_s"]) / max(chunks, 1),
+        "err50": (_pct(one["ttfts"], 50) - _pct(truth, 50)) * 1000 if one["ttfts"] else 0.0,
+        "err99": (_pct(one["ttfts"], 99) - _pct(truth, 99)) * 1000 if one["ttfts"] else 0.0,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrency", default="64,256,512")
@@ -178,6 +204,9 @@ def main() -> None:
     parser.add_argument("--itl", type=float, default=0.05)
     parser.add_argument("--ttft", type=float, default=0.2)
     parser.add_argument("--waves", type=int, default=6)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per client; the table shows the median"
+    )
     parser.add_argument(
         "--server",
         choices=SERVERS,
@@ -211,27 +240,29 @@ def main() -> None:
         f"server on CPU 1; CPU per chunk = ({args.waves} waves - 1 wave) / chunks\n"
     )
     print(
-        f"{'streams':>7} {'client':<11}{'ok':>6}{'CPU/chunk':>11}{'chunks/s/core':>15}"
-        f"{'TTFT p50 err':>14}{'TTFT p99 err':>14}{'tokens counted':>18}"
+        f"{'streams':>7} {'client':<11}{'ok':>6}{'CPU/chunk':>11}{'(runs)':>20}"
+        f"{'chunks/s/core':>15}{'TTFT p50 err':>14}{'TTFT p99 err':>14}{'tokens counted':>18}"
     )
     try:
         for c in [int(x) for x in args.concurrency.split(",")]:
-            for name in args.clients.split(","):
-                _server_ttfts(url)  # reset
-                one = _client_run(name, url, c, c, args.tokens)
-                truth = _server_ttfts(url)
-                many = _client_run(name, url, c * args.waves, c, args.tokens)
-                if isinstance(one, str) or isinstance(many, str):
-                    print(f"{c:>7} {name:<11} failed: {one if isinstance(one, str) else many}")
+            runs: dict[str, list[dict[str, Any]]] = {}
+            # Interleaved (every client once, then again): the VM's drift falls on all alike.
+            for _ in range(args.repeat):
+                for name in args.clients.split(","):
+                    runs.setdefault(name, []).append(
+                        _measure(name, url, c, args.tokens, args.waves)
+                    )
+            for name, measured in runs.items():
+                failed = [m["failed"] for m in measured if "failed" in m]
+                if failed:
+                    print(f"{c:>7} {name:<11} failed: {failed[0]}")
                     continue
-                chunks = (many["ok"] - one["ok"]) * args.tokens
-                per_chunk = (many["cpu_s"] - one["cpu_s"]) / max(chunks, 1)
-                err50 = (_pct(one["ttfts"], 50) - _pct(truth, 50)) * 1000 if one["ttfts"] else 0
-                err99 = (_pct(one["ttfts"], 99) - _pct(truth, 99)) * 1000 if one["ttfts"] else 0
+                mid = sorted(measured, key=lambda m: m["per_chunk"])[len(measured) // 2]
+                each = "/".join(f"{m['per_chunk'] * 1e6:.0f}" for m in measured)
                 print(
-                    f"{c:>7} {name:<11}{many['ok']:>6}{per_chunk * 1e6:>8.1f} us"
-                    f"{1 / max(per_chunk, 1e-9):>15,.0f}{err50:>+11.1f} ms{err99:>+11.1f} ms"
-                    f"{many['tokens']:>10,} / {many['ok'] * args.tokens:,}"
+                    f"{c:>7} {name:<11}{mid['ok']:>6}{mid['per_chunk'] * 1e6:>8.1f} us{each:>20}"
+                    f"{1 / max(mid['per_chunk'], 1e-9):>15,.0f}{mid['err50']:>+11.1f} ms"
+                    f"{mid['err99']:>+11.1f} ms{mid['tokens']:>10,} / {mid['ok'] * args.tokens:,}"
                 )
     finally:
         server.terminate()
