@@ -67,11 +67,11 @@ def take_fleet_snapshot(
 
 
 def _member_snapshot(member: FleetMember, timeout: float, nvml: Nvml) -> dict[str, Any]:
-    # This machine's NVML only for an endpoint on it with no exporter: else it is overwritten.
+    # This machine's GPUs are an endpoint's only when it runs here and has no exporter.
     local = member.gpu_metrics_url is None and is_local(member.base_url)
     snap = {
         "name": member.name,
-        **take_snapshot(member.base_url, member.api_key, timeout, nvml if local else None, local),
+        **take_snapshot(member.base_url, member.api_key, timeout, nvml, sample_gpus=local),
     }
     if member.gpu_metrics_url is not None:
         snap["gpus"], snap["gpu_source"] = [], member.gpu_metrics_url

@@ -108,7 +108,7 @@ class CockpitApp(App[int]):
         )
         self.desk = LoadDesk(self, session, self.config, self.bursts_ctl, self._watcher.fast)
 
-    def watch_paused(self, paused: bool) -> None:
+    def rest_watcher(self, paused: bool) -> None:
         """The dashboard's watcher rests while the fleet screen covers it."""
         self._watcher.pause(paused)
 

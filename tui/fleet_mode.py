@@ -54,7 +54,7 @@ class FleetMode:
     def open(self, start: bool) -> None:
         self._app.install_screen(self.screen, name="fleet")
         self._app.push_screen("fleet")
-        self._app.watch_paused(True)
+        self._app.rest_watcher(True)
         if start:
             self.watcher.start()
         self._app.set_interval(self._interval, self.redraw)
@@ -72,7 +72,7 @@ class FleetMode:
     def show(self) -> None:
         if self._app.screen is not self.screen:
             self._app.push_screen("fleet")
-            self._app.watch_paused(True)
+            self._app.rest_watcher(True)
 
     def take(self, message: Message) -> None:
         """What the fleet screen asked for, or a fleet burst's end (from the app's handler)."""
@@ -140,7 +140,7 @@ class FleetMode:
             app.show_server(AttachedSession(member.base_url, api_key=member.api_key))
             self._shown = endpoint
         app.pop_screen()
-        app.watch_paused(False)
+        app.rest_watcher(False)
         app.sub_title = endpoint
         if burst:
             app.action_burst()
